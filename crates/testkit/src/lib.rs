@@ -1,0 +1,151 @@
+//! Internal test support shared by every crate's test suite.
+//!
+//! The shared fixtures (`../shared/fixtures` beside the repository, recorded Windows traffic and computed vectors)
+//! are read in place through [`fixtures_dir`]; set `PSSESSION_FIXTURES` to point elsewhere. A missing fixtures
+//! directory is a test failure with a message saying where it looked, never a silent skip.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use quick_xml::events::Event;
+use serde::Deserialize;
+
+/// Environment variable that overrides the fixtures location.
+pub const FIXTURES_ENV: &str = "PSSESSION_FIXTURES";
+
+/// The shared fixtures directory. Panics (failing the test) with a clear message when it does not exist.
+pub fn fixtures_dir() -> PathBuf {
+    let dir = match std::env::var_os(FIXTURES_ENV) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+    };
+    assert!(
+        dir.is_dir(),
+        "shared fixtures not found at {} — check out ../shared beside the repository or set {FIXTURES_ENV}",
+        dir.display()
+    );
+    dir
+}
+
+/// A path inside the fixtures directory, which must exist.
+pub fn fixture(relative: &str) -> PathBuf {
+    let path = fixtures_dir().join(relative);
+    assert!(path.exists(), "fixture {} is missing", path.display());
+    path
+}
+
+/// Reads a fixture file.
+pub fn read_fixture(relative: &str) -> Vec<u8> {
+    let path = fixture(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// One request/response pair of a recorded trace.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exchange {
+    /// The request envelope as sent by the client.
+    pub request: String,
+    /// The response envelope as sent by the server.
+    pub response: String,
+}
+
+/// A recorded trace in the pypsrp YAML format: a `messages` list of exchanges.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Trace {
+    /// The exchanges in order.
+    pub messages: Vec<Exchange>,
+}
+
+/// Every recorded Windows trace (`pypsrp-windows-traces/*.yml`, except the template), sorted by name.
+pub fn windows_traces() -> Vec<(String, Trace)> {
+    let dir = fixture("pypsrp-windows-traces");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_')))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no traces in {}", dir.display());
+    names
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let trace: Trace =
+                serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{} is not a trace: {e}", path.display()));
+            (path.file_stem().expect("file name").to_string_lossy().into_owned(), trace)
+        })
+        .collect()
+}
+
+/// A recorded trace by name (without `.yml`).
+pub fn windows_trace(name: &str) -> Trace {
+    windows_traces()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no trace named {name}"))
+        .1
+}
+
+/// A base64 PSRP payload found in an envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopePayload {
+    /// Local name of the element that carried it: `creationXml`, `connectXml`, `connectResponseXml`, `Send`'s
+    /// `Stream`, or `ReceiveResponse`'s `Stream`.
+    pub element: String,
+    /// `Name` attribute of a stream element (`stdin`, `pr`, `stdout`), if any.
+    pub stream: Option<String>,
+    /// `CommandId` attribute of a stream element, if any.
+    pub command_id: Option<String>,
+    /// The decoded bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Extracts every base64 PSRP payload of an envelope, in document order.
+///
+/// This is a deliberately small scanner for test suites; the real envelope codec lives in `pssession-wsman`.
+pub fn envelope_payloads(envelope: &str) -> Vec<EnvelopePayload> {
+    const CARRIERS: [&str; 4] = ["creationXml", "connectXml", "connectResponseXml", "Stream"];
+    let mut reader = quick_xml::Reader::from_str(envelope);
+    let mut out = Vec::new();
+    let mut current: Option<EnvelopePayload> = None;
+    loop {
+        match reader.read_event().expect("well-formed envelope") {
+            Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                if CARRIERS.contains(&name.as_str()) {
+                    let attr = |key: &str| {
+                        start
+                            .attributes()
+                            .flatten()
+                            .find(|a| a.key.local_name().as_ref() == key.as_bytes())
+                            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                    };
+                    current = Some(EnvelopePayload {
+                        element: name,
+                        stream: attr("Name"),
+                        command_id: attr("CommandId"),
+                        bytes: Vec::new(),
+                    });
+                }
+            }
+            Event::Text(text) => {
+                if let Some(payload) = current.as_mut() {
+                    let text = std::str::from_utf8(&text).expect("utf-8 text").trim();
+                    payload.bytes = base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .unwrap_or_else(|e| panic!("bad base64 in {}: {e}", payload.element));
+                }
+            }
+            Event::End(_) => {
+                if let Some(payload) = current.take() {
+                    out.push(payload);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
