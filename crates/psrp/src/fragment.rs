@@ -43,11 +43,9 @@ impl FragmentHeader {
     /// a malformed header.
     pub fn parse(bytes: &[u8]) -> Result<Self, FragmentError> {
         let (_, (object_id, fragment_id, flags, blob_len)) =
-            (be_u64, be_u64, be_u8, be_u32)
-                .parse(bytes)
-                .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| FragmentError::TruncatedHeader {
-                    available: bytes.len(),
-                })?;
+            (be_u64, be_u64, be_u8, be_u32).parse(bytes).map_err(|_: nom::Err<nom::error::Error<&[u8]>>| {
+                FragmentError::TruncatedHeader { available: bytes.len() }
+            })?;
         Ok(FragmentHeader {
             object_id,
             fragment_id,
@@ -140,14 +138,13 @@ impl Fragment {
     pub fn decode(bytes: &Bytes) -> Result<(Fragment, Bytes), FragmentError> {
         let header = FragmentHeader::parse(bytes)?;
         header.validate()?;
-        let end = FRAGMENT_HEADER_LEN
-            .checked_add(header.blob_len as usize)
-            .filter(|&end| end <= bytes.len())
-            .ok_or(FragmentError::BlobOverrun {
+        let end = FRAGMENT_HEADER_LEN.checked_add(header.blob_len as usize).filter(|&end| end <= bytes.len()).ok_or(
+            FragmentError::BlobOverrun {
                 object_id: header.object_id,
                 declared: header.blob_len,
                 available: bytes.len() - FRAGMENT_HEADER_LEN,
-            })?;
+            },
+        )?;
         let fragment = Fragment {
             object_id: header.object_id,
             fragment_id: header.fragment_id,
@@ -236,10 +233,7 @@ mod tests {
         // MS-PSRP 4.2 and every Windows trace: ObjectId 1, FragmentId 0, S|E, 0xc7 bytes.
         let raw = [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0xc7];
         let header = FragmentHeader::parse(&raw).unwrap();
-        assert_eq!(
-            header,
-            FragmentHeader { object_id: 1, fragment_id: 0, start: true, end: true, blob_len: 0xc7 }
-        );
+        assert_eq!(header, FragmentHeader { object_id: 1, fragment_id: 0, start: true, end: true, blob_len: 0xc7 });
         assert_eq!(header.to_bytes(), raw);
     }
 

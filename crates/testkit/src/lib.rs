@@ -81,17 +81,13 @@ pub fn windows_traces() -> Vec<(String, Trace)> {
 
 /// A recorded trace by name (without `.yml`).
 pub fn windows_trace(name: &str) -> Trace {
-    windows_traces()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no trace named {name}"))
-        .1
+    windows_traces().into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no trace named {name}")).1
 }
 
 /// A base64 PSRP payload found in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopePayload {
-    /// Local name of the element that carried it: `creationXml`, `connectXml`, `connectResponseXml`, `Send`'s
+    /// Local name of the element that carried it: `creationXml`, `connectXml`, `connectResponseXml`, `Command`'s `Arguments`, `Send`'s
     /// `Stream`, or `ReceiveResponse`'s `Stream`.
     pub element: String,
     /// `Name` attribute of a stream element (`stdin`, `pr`, `stdout`), if any.
@@ -106,21 +102,21 @@ pub struct EnvelopePayload {
 ///
 /// This is a deliberately small scanner for test suites; the real envelope codec lives in `pssession-wsman`.
 pub fn envelope_payloads(envelope: &str) -> Vec<EnvelopePayload> {
-    const CARRIERS: [&str; 4] = ["creationXml", "connectXml", "connectResponseXml", "Stream"];
+    const CARRIERS: [&str; 5] = ["creationXml", "connectXml", "connectResponseXml", "Arguments", "Stream"];
     let mut reader = quick_xml::Reader::from_str(envelope);
     let mut out = Vec::new();
     let mut current: Option<EnvelopePayload> = None;
     loop {
         match reader.read_event().expect("well-formed envelope") {
             Event::Start(start) => {
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                let name = start.local_name().as_ref().to_owned();
                 if CARRIERS.contains(&name.as_str()) {
                     let attr = |key: &str| {
                         start
                             .attributes()
                             .flatten()
-                            .find(|a| a.key.local_name().as_ref() == key.as_bytes())
-                            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                            .find(|a| a.key.local_name().as_ref() == key)
+                            .map(|a| a.value.to_string())
                     };
                     current = Some(EnvelopePayload {
                         element: name,
@@ -132,7 +128,7 @@ pub fn envelope_payloads(envelope: &str) -> Vec<EnvelopePayload> {
             }
             Event::Text(text) => {
                 if let Some(payload) = current.as_mut() {
-                    let text = std::str::from_utf8(&text).expect("utf-8 text").trim();
+                    let text = text.as_ref().trim();
                     payload.bytes = base64::engine::general_purpose::STANDARD
                         .decode(text)
                         .unwrap_or_else(|e| panic!("bad base64 in {}: {e}", payload.element));
@@ -148,4 +144,26 @@ pub fn envelope_payloads(envelope: &str) -> Vec<EnvelopePayload> {
         }
     }
     out
+}
+
+/// Text of the first element with the given local name (for example `ResourceURI` or `Action`), trimmed.
+pub fn element_text(envelope: &str, local_name: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(envelope);
+    let mut inside = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => inside = start.local_name().as_ref() == local_name,
+            Event::Text(text) if inside => return Some(text.as_ref().trim().to_owned()),
+            Event::End(_) if inside => return Some(String::new()),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Whether an exchange speaks PSRP: its request targets a PowerShell configuration
+/// (`http://schemas.microsoft.com/powershell/...`) rather than WinRS `cmd`.
+pub fn is_psrp_exchange(exchange: &Exchange) -> bool {
+    element_text(&exchange.request, "ResourceURI")
+        .is_some_and(|uri| uri.starts_with("http://schemas.microsoft.com/powershell/"))
 }
