@@ -167,3 +167,46 @@ pub fn is_psrp_exchange(exchange: &Exchange) -> bool {
     element_text(&exchange.request, "ResourceURI")
         .is_some_and(|uri| uri.starts_with("http://schemas.microsoft.com/powershell/"))
 }
+
+/// Environment variable naming the Python interpreter of the test peers (psrpcore, pypsrp, pyspnego).
+pub const PYTHON_ENV: &str = "PSSESSION_PYTHON";
+
+/// The Python interpreter with the pinned test peers: `$PSSESSION_PYTHON`, else the workspace's `.venv`, which
+/// `cargo xtask ci` creates. Panics with instructions when neither exists.
+pub fn python() -> PathBuf {
+    let python = match std::env::var_os(PYTHON_ENV) {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"),
+    };
+    assert!(
+        python.exists(),
+        "Python test peers not installed at {} — run `cargo xtask ci` (or `cargo xtask setup`) or set {PYTHON_ENV}",
+        python.display()
+    );
+    python
+}
+
+/// Runs a Python peer script with one JSON request on stdin and parses its JSON answer from stdout.
+/// Panics (failing the test) with the script's stderr when it fails.
+pub fn run_python_json(script: &Path, request: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+    let input = serde_json::to_vec(request).expect("serializable request");
+    child.stdin.take().expect("stdin").write_all(&input).expect("write request");
+    let output = child.wait_with_output().expect("python peer finished");
+    assert!(
+        output.status.success(),
+        "{} failed ({}):\n{}",
+        script.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{} answered no JSON: {e}", script.display()))
+}
