@@ -181,7 +181,7 @@ impl From<FragmentError> for DefragmentError {
     }
 }
 
-/// Slack allowed before a pending object's pieces are compacted (see [`PendingObject::retained`]).
+/// Wasted bytes a pending object may pin before its pieces are compacted (see [`PendingObject::waste`]).
 const COMPACTION_SLACK: usize = 64 << 10;
 
 /// An object whose start fragment has arrived but whose end fragment has not.
@@ -192,28 +192,38 @@ struct PendingObject {
     /// Blob pieces in order; each is a slice of an input chunk.
     segments: Vec<Bytes>,
     len: usize,
-    /// Bytes of input chunks kept alive by `segments`. A small piece of a large chunk keeps the whole chunk
-    /// allocated; when that waste grows past twice the object's own size the pieces are copied out, so memory
-    /// stays proportional to `max_pending_bytes` whatever the chunking.
-    retained: usize,
-    /// Sequence number of the last chunk counted in `retained`.
-    last_chunk: Option<u64>,
+    /// Bytes of earlier input chunks that `segments` keep allocated without using them: a small piece of a large
+    /// chunk pins the whole chunk. When the waste exceeds the object's own size (plus slack) the pieces are copied
+    /// out, so memory stays proportional to `max_pending_bytes` whatever the chunking, while an object that fills
+    /// its chunks (the normal case) is never copied twice.
+    waste: usize,
+    /// The chunk the latest piece came from, and how many of its bytes this object took.
+    current_chunk: Option<(ChunkOrigin, usize)>,
 }
 
 impl PendingObject {
-    fn append(&mut self, piece: Bytes, chunk: &ChunkOrigin) {
-        if self.last_chunk != Some(chunk.seq) {
-            self.retained += chunk.len;
-            self.last_chunk = Some(chunk.seq);
+    fn append(&mut self, piece: Bytes, chunk: ChunkOrigin) {
+        match &mut self.current_chunk {
+            Some((current, taken)) if current.seq == chunk.seq => *taken += piece.len(),
+            previous => {
+                if let Some((origin, taken)) = previous.take() {
+                    self.waste += origin.len - taken;
+                }
+                if self.waste > self.len + COMPACTION_SLACK {
+                    let compacted = concat(std::mem::take(&mut self.segments));
+                    self.segments.push(compacted);
+                    self.waste = 0;
+                }
+                self.current_chunk = Some((chunk, piece.len()));
+            }
         }
         self.len += piece.len();
         self.segments.push(piece);
-        if self.retained > 2 * self.len + COMPACTION_SLACK {
-            let compacted = concat(std::mem::take(&mut self.segments));
-            self.segments.push(compacted);
-            self.retained = self.len;
-            self.last_chunk = None;
-        }
+    }
+
+    /// Upper bound of the input bytes this object keeps allocated.
+    fn retained(&self) -> usize {
+        self.len + self.waste + self.current_chunk.map_or(0, |(origin, taken)| origin.len - taken)
     }
 }
 
@@ -341,10 +351,11 @@ impl Defragmenter {
         self.pending.len()
     }
 
-    /// Input bytes kept alive by partially received objects: their own bytes plus the rest of the chunks their
-    /// pieces were cut from. Stays below `2 × pending bytes + 64 KiB` per object, whatever the chunking.
+    /// Upper bound of the input bytes kept allocated by partially received objects: their own bytes plus the
+    /// unused rest of the chunks their pieces were cut from. Per object it stays below twice its size plus 64 KiB
+    /// plus one input chunk, whatever the chunking.
     pub fn retained_bytes(&self) -> usize {
-        self.pending.iter().map(|p| p.retained).sum()
+        self.pending.iter().map(PendingObject::retained).sum()
     }
 
     /// Bytes handed over but not yet parsed.
@@ -424,8 +435,8 @@ impl Defragmenter {
                     next_fragment_id: 1,
                     segments: Vec::new(),
                     len: 0,
-                    retained: 0,
-                    last_chunk: None,
+                    waste: 0,
+                    current_chunk: None,
                 });
                 BlobTarget::Pending(self.pending.len() - 1)
             }
@@ -494,7 +505,7 @@ impl Defragmenter {
             blob.remaining -= take;
             match blob.target {
                 BlobTarget::Whole { .. } => self.whole_segments.push(piece),
-                BlobTarget::Pending(index) => self.pending[index].append(piece, &origin),
+                BlobTarget::Pending(index) => self.pending[index].append(piece, origin),
                 BlobTarget::Discard => {}
             }
         }

@@ -1,0 +1,129 @@
+//! Fuzzing with cargo-fuzz (libFuzzer). Targets are listed by `cargo fuzz list`; each corpus is seeded from
+//! `../shared/fixtures` before running, so every campaign starts from real Windows traffic.
+//!
+//! cargo-fuzz needs unstable compiler flags (sanitizers); `RUSTC_BOOTSTRAP=1` lets the one stable toolchain of
+//! this project's machines accept them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Result, root, run};
+
+/// Seconds each target runs in `cargo xtask ci`.
+pub const SMOKE_SECONDS: u64 = 10;
+
+pub fn command(args: &[String]) -> Result {
+    let mut seconds = 60;
+    let mut target = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--seconds takes a number of seconds")?;
+            }
+            name => target = Some(name.to_owned()),
+        }
+    }
+    match target {
+        Some(target) => run_target(&target, seconds),
+        None => smoke(seconds),
+    }
+}
+
+/// Runs every target for `seconds`.
+pub fn smoke(seconds: u64) -> Result {
+    let targets = targets()?;
+    if targets.is_empty() {
+        return Err("cargo fuzz list found no targets".to_owned());
+    }
+    for target in targets {
+        run_target(&target, seconds)?;
+    }
+    Ok(())
+}
+
+fn cargo_fuzz() -> Command {
+    let mut command = Command::new("cargo");
+    command.arg("fuzz").env("RUSTC_BOOTSTRAP", "1").current_dir(root().join("fuzz"));
+    command
+}
+
+fn targets() -> Result<Vec<String>> {
+    let output = cargo_fuzz().arg("list").output().map_err(|e| format!("cannot run cargo fuzz list: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo fuzz list failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+fn run_target(target: &str, seconds: u64) -> Result {
+    let corpus = root().join("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+    let seeds = seed(target, &corpus)?;
+    eprintln!("xtask: fuzzing {target} for {seconds} s ({seeds} fixture seeds)");
+    run(cargo_fuzz()
+        .args(["run", "-O", target])
+        .arg(&corpus)
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-rss_limit_mb=2048")
+        .arg("-timeout=10")
+        .arg("-print_final_stats=1"))
+}
+
+/// Writes fixture-derived seeds into the corpus; returns how many.
+fn seed(target: &str, corpus: &Path) -> Result<usize> {
+    let fixtures = fixtures_dir()?;
+    let mut count = 0;
+    let mut write = |name: &str, bytes: &[u8]| -> Result {
+        count += 1;
+        let path = corpus.join(format!("seed-{name}"));
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let family = target.split('_').next().unwrap_or(target);
+    match family {
+        // Fragment streams decoded from the Windows traces; the defragmenter's first byte is a control byte.
+        "psrp" | "clixml" => {
+            for entry in read_dir(&fixtures.join("vectors/fragments"))? {
+                if entry.extension().is_some_and(|e| e == "bin") {
+                    let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+                    let name = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    write(&format!("{name}-raw"), &bytes)?;
+                    write(&format!("{name}-ctl"), &[&[0u8][..], &bytes].concat())?;
+                }
+            }
+        }
+        // Whole envelopes and fault documents.
+        _ => {
+            for dir in ["vectors/faults", "vectors/windows-traces-pypsrp/xml", "vectors/misc"] {
+                for entry in read_dir(&fixtures.join(dir)).unwrap_or_default() {
+                    if entry.extension().is_some_and(|e| e == "xml") {
+                        let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+                        let name = entry.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                        write(&name, &bytes)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn fixtures_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("PSSESSION_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures"));
+    if dir.is_dir() { Ok(dir) } else { Err(format!("shared fixtures not found at {}", dir.display())) }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
