@@ -490,6 +490,20 @@ impl Defragmenter {
 
     /// Moves blob bytes from the input to their target; returns an object when one completes.
     fn read_blob(&mut self, mut blob: BlobInProgress) -> Result<Option<ReassembledObject>, DefragmentError> {
+        // Fast path, the common case: a whole object in one fragment inside the front chunk becomes a slice of it.
+        if let BlobTarget::Whole { object_id } = blob.target
+            && self.whole_segments.is_empty()
+            && let Some(front) = self.input.front_mut()
+            && front.bytes.len() >= blob.remaining
+        {
+            let data = front.bytes.split_to(blob.remaining);
+            if front.bytes.is_empty() {
+                self.input.pop_front();
+            }
+            self.input_len -= blob.remaining;
+            self.blob = None;
+            return Ok(Some(ReassembledObject { object_id, data }));
+        }
         while blob.remaining > 0 {
             let Some(front) = self.input.front_mut() else {
                 self.blob = Some(blob);

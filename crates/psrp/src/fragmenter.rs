@@ -206,7 +206,7 @@ impl Fragmenter {
             blob_len: blob_len as u32,
         };
         out.reserve(FRAGMENT_HEADER_LEN + blob_len);
-        header.encode_into(out);
+        out.put_slice(&header.to_bytes());
         out.put_slice(&message.remaining[..blob_len]);
         message.next_fragment_id += 1;
         self.queued_bytes -= blob_len;
