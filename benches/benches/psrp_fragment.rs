@@ -74,7 +74,9 @@ fn benches(c: &mut Criterion) {
             // The yardstick, measured beside the reassembly it judges: copying the message into fresh memory, as
             // reassembly must, and into a reused buffer.
             let source = messages[0].to_vec();
-            group.bench_function("memcpy-into-new-allocation", |b| b.iter(|| black_box(black_box(&source[..]).to_vec())));
+            group.bench_function("memcpy-into-new-allocation", |b| {
+                b.iter(|| black_box(black_box(&source[..]).to_vec()))
+            });
             let mut target = vec![0u8; source.len()];
             group.bench_function("memcpy-into-reused-buffer", |b| {
                 b.iter(|| {
@@ -92,7 +94,6 @@ fn benches(c: &mut Criterion) {
             group.finish();
         }
     }
-
 }
 
 fn config() -> Criterion {

@@ -21,11 +21,7 @@ pub fn clixml_blob(size: usize, seed: usize) -> Vec<u8> {
     let body_len = size.saturating_sub(head.len() + tail.len());
     let chunk_seed = seed % ALPHABET.len();
     let body: Vec<u8> = (0..body_len).map(|i| ALPHABET[((i % 4096) * 7 + chunk_seed) % ALPHABET.len()]).collect();
-    if size >= head.len() + tail.len() {
-        [head, &body, tail].concat()
-    } else {
-        body[..size.min(body.len())].to_vec()
-    }
+    if size >= head.len() + tail.len() { [head, &body, tail].concat() } else { body[..size.min(body.len())].to_vec() }
 }
 
 /// `common.psrp_message(data)`: a PIPELINE_INPUT message to the server with the anchors' RPID and PID.

@@ -19,10 +19,7 @@ pub fn command(args: &[String]) -> Result {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => {
-                seconds = args
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--seconds takes a number of seconds")?;
+                seconds = args.next().and_then(|s| s.parse().ok()).ok_or("--seconds takes a number of seconds")?;
             }
             name => target = Some(name.to_owned()),
         }
@@ -56,7 +53,12 @@ fn targets() -> Result<Vec<String>> {
     if !output.status.success() {
         return Err(format!("cargo fuzz list failed: {}", String::from_utf8_lossy(&output.stderr)));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 fn run_target(target: &str, seconds: u64) -> Result {
@@ -113,9 +115,8 @@ fn seed(target: &str, corpus: &Path) -> Result<usize> {
 }
 
 fn fixtures_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("PSSESSION_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
+    let dir =
+        std::env::var_os("PSSESSION_FIXTURES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/fixtures"));
     if dir.is_dir() { Ok(dir) } else { Err(format!("shared fixtures not found at {}", dir.display())) }
 }
 

@@ -87,10 +87,7 @@ fn bench(args: &[String]) -> Result {
             return Err(format!("anchor script {} is missing", path.display()));
         }
         let mut command = Command::new(setup::venv_python());
-        command
-            .arg(&path)
-            .env("PERF_RESULTS_DIR", results.join("results"))
-            .env("PERF_DATA_DIR", results.join("data"));
+        command.arg(&path).env("PERF_RESULTS_DIR", results.join("results")).env("PERF_DATA_DIR", results.join("data"));
         if quick {
             command.arg("--quick");
         }
@@ -102,5 +99,7 @@ fn bench(args: &[String]) -> Result {
         command.env("PSSESSION_BENCH_QUICK", "1");
     }
     run(&mut command)?;
-    run(Command::new(setup::venv_python()).arg(anchors.join("summarize.py")).env("PERF_RESULTS_DIR", results.join("results")))
+    run(Command::new(setup::venv_python())
+        .arg(anchors.join("summarize.py"))
+        .env("PERF_RESULTS_DIR", results.join("results")))
 }

@@ -49,7 +49,9 @@ pub fn python_venv() -> Result {
     if !venv_python().exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(root().join(".venv")))?;
     }
-    run(Command::new(venv_python()).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements))?;
+    run(Command::new(venv_python())
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements))?;
     std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
