@@ -2,7 +2,10 @@
 //!
 //! This crate will compose `pssession-psrp`, `pssession-wsman` and `pssession-auth` into the operations of
 //! `New-PSSession`, `Disconnect-PSSession`, `Get-PSSession -ComputerName`, `Connect-PSSession` and
-//! `Receive-PSSession`. Today it re-exports the PSRP core, the only layer that exists yet; see ARCHITECTURE.md.
+//! `Receive-PSSession`. What exists today: the per-user session store ([`store`]) that gives the CLI PowerShell's
+//! local session Ids across invocations, and a re-export of the PSRP core; see ARCHITECTURE.md.
 #![forbid(unsafe_code)]
+
+pub mod store;
 
 pub use pssession_psrp as psrp;
