@@ -64,13 +64,19 @@ fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
 fn ci() -> Result {
     step("setup", setup::all)?;
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
-    step("clippy", || run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])))?;
+    step("clippy", || {
+        run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
+    })?;
     step("fuzz targets: fmt and clippy", || {
         run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
         run(cargo().args(["clippy", "--manifest-path", "fuzz/Cargo.toml", "--", "-D", "warnings"]))
     })?;
-    step("tests", || run(cargo().args(["test", "--workspace"]).env(setup::PYTHON_ENV, setup::venv_python())))?;
-    step("doc", || run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings")))?;
+    step("tests", || {
+        run(cargo().args(["test", "--workspace", "--all-features"]).env(setup::PYTHON_ENV, setup::venv_python()))
+    })?;
+    step("doc", || {
+        run(cargo().args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
     step("fuzz smoke runs", || fuzz::smoke(fuzz::SMOKE_SECONDS))?;
     eprintln!("\nxtask: every check passed");
     Ok(())
