@@ -83,27 +83,6 @@ pub struct SessionStore {
     path: PathBuf,
 }
 
-/// A session not yet in the store: everything but the local Id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSession {
-    /// The session's name.
-    pub name: String,
-    /// The InstanceId.
-    pub instance_id: Uuid,
-    /// The computer name.
-    pub computer_name: String,
-    /// The endpoint URI.
-    pub connection_uri: String,
-    /// The configuration name.
-    pub configuration_name: String,
-    /// The user name (no password).
-    pub user: Option<String>,
-    /// State relative to this client.
-    pub state: SessionState,
-    /// Availability.
-    pub availability: Availability,
-}
-
 /// The sessions, while the store is locked for a change.
 #[derive(Debug)]
 pub struct Sessions<'a> {
@@ -116,18 +95,20 @@ impl Sessions<'_> {
         &self.file.sessions
     }
 
-    /// Records `session`, or updates the record with the same InstanceId and computer; returns its local Id.
-    pub fn upsert(&mut self, session: NewSession) -> u32 {
+    /// Records `session` (its `id` is ignored), or updates the record with the same InstanceId and computer;
+    /// returns the local Id it has in the store.
+    pub fn upsert(&mut self, mut session: SessionRecord) -> u32 {
         if let Some(existing) = self.file.sessions.iter_mut().find(|r| {
             r.instance_id == session.instance_id && r.computer_name.eq_ignore_ascii_case(&session.computer_name)
         }) {
-            let id = existing.id;
-            *existing = SessionRecord { id, ..record(id, session) };
-            return id;
+            session.id = existing.id;
+            *existing = session;
+            return existing.id;
         }
         let id = self.file.next_id.max(1);
         self.file.next_id = id + 1;
-        self.file.sessions.push(record(id, session));
+        session.id = id;
+        self.file.sessions.push(session);
         id
     }
 
@@ -147,20 +128,6 @@ impl Sessions<'_> {
     pub fn remove(&mut self, id: u32) -> Option<SessionRecord> {
         let index = self.file.sessions.iter().position(|r| r.id == id)?;
         Some(self.file.sessions.remove(index))
-    }
-}
-
-fn record(id: u32, s: NewSession) -> SessionRecord {
-    SessionRecord {
-        id,
-        name: s.name,
-        instance_id: s.instance_id,
-        computer_name: s.computer_name,
-        connection_uri: s.connection_uri,
-        configuration_name: s.configuration_name,
-        user: s.user,
-        state: s.state,
-        availability: s.availability,
     }
 }
 
@@ -313,8 +280,9 @@ mod tests {
         SessionStore::at(dir.join("state/sessions.json"))
     }
 
-    fn session(name: &str, n: u128) -> NewSession {
-        NewSession {
+    fn session(name: &str, n: u128) -> SessionRecord {
+        SessionRecord {
+            id: 0,
             name: name.into(),
             instance_id: Uuid::from_u128(n),
             computer_name: "Server01".into(),
