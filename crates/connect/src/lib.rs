@@ -6,6 +6,7 @@
 //! local session Ids across invocations, and a re-export of the PSRP core; see ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
+pub mod authentication;
 pub mod store;
 
 pub use pssession_psrp as psrp;

@@ -1,0 +1,166 @@
+//! The transport-facing authenticator against our own acceptors, header by header: the Negotiate dance with
+//! message encryption both ways, channel bindings on HTTPS, and the Basic policy.
+
+use std::sync::Arc;
+
+use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions, WinrmAuthenticator};
+use pssession_auth::{
+    AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, Credentials, NegotiateServer, ServerAuth,
+    TransportSecurity, UserDatabase,
+};
+use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
+use pssession_wsman::transport::{ConnectionInfo, EndpointUri, HttpAuthenticator};
+use rustls::pki_types::CertificateDer;
+
+fn users() -> Arc<UserDatabase> {
+    let mut db = UserDatabase::new();
+    db.add(None, "alice", "Passw0rd!");
+    Arc::new(db)
+}
+
+fn http() -> ConnectionInfo {
+    ConnectionInfo {
+        endpoint: EndpointUri::from_connection_uri("http://server.test:5985/wsman").unwrap(),
+        peer_certificate: None,
+    }
+}
+
+fn https(certificate: CertificateDer<'static>) -> ConnectionInfo {
+    ConnectionInfo {
+        endpoint: EndpointUri::from_connection_uri("https://server.test:5986/wsman").unwrap(),
+        peer_certificate: Some(certificate),
+    }
+}
+
+fn options(mechanism: AuthenticationMechanism, password: &str) -> AuthenticationOptions {
+    AuthenticationOptions::new(mechanism, Credentials::new("alice", password))
+}
+
+/// Runs the 401 dance until the server is satisfied; returns whether the client accepted the final answer.
+fn handshake(
+    client: &mut WinrmAuthenticator,
+    server: &mut dyn ServerAuth,
+    connection: &ConnectionInfo,
+) -> Result<(), String> {
+    let mut authorization = client.start(connection).map_err(|e| e.to_string())?;
+    for _ in 0..5 {
+        let value = authorization.ok_or("client sent no Authorization")?;
+        match server.step(&value) {
+            Ok(AcceptStep::Continue(challenge)) => {
+                authorization = client.challenge(401, &[challenge]).map_err(|e| e.to_string())?;
+            }
+            Ok(AcceptStep::Complete(last)) => {
+                if let Some(last) = last {
+                    client.challenge(200, &[last]).map_err(|e| e.to_string())?;
+                }
+                return if client.is_established() { Ok(()) } else { Err("client not established".into()) };
+            }
+            Err(_) => {
+                let offer = server.offer().join(", ");
+                client.challenge(401, &[offer]).map_err(|e| e.to_string())?;
+                return Err("server refused without the client noticing".into());
+            }
+        }
+    }
+    Err("too many rounds".into())
+}
+
+struct ServerSealer<'a>(&'a mut dyn ServerAuth);
+
+impl MessageSealer for ServerSealer<'_> {
+    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
+        let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
+        Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
+    }
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
+    }
+}
+
+#[test]
+fn negotiate_over_http_encrypts_both_ways() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Negotiate, "Passw0rd!"));
+    let mut server = NegotiateServer::new(users());
+    handshake(&mut client, &mut server, &http()).unwrap();
+    assert_eq!(server.client_identity().unwrap().user, "alice");
+    assert_eq!(client.authorization().unwrap(), None, "Negotiate binds to the connection");
+
+    let envelope = b"<s:Envelope>request</s:Envelope>";
+    let (content_type, body) = client.encryption().expect("sealing over HTTP").encrypt(envelope).unwrap();
+    assert!(content_type.contains("application/HTTP-SPNEGO-session-encrypted"), "{content_type}");
+    assert!(!body.windows(envelope.len()).any(|w| w == envelope), "the envelope travels encrypted");
+    let plain = multipart::decrypt(&mut ServerSealer(&mut server), &content_type, &body, &Limits::default()).unwrap();
+    assert_eq!(plain, envelope);
+
+    let reply = b"<s:Envelope>response</s:Envelope>";
+    let sealed = multipart::encrypt(&mut ServerSealer(&mut server), EncryptionProtocol::Spnego, reply).unwrap();
+    let opened = client.encryption().unwrap().decrypt(&sealed.content_type, sealed.body.clone().into()).unwrap();
+    assert_eq!(&opened[..], reply);
+
+    // A tampered reply is refused.
+    let mut tampered = sealed.body;
+    let last = tampered.len() - 30;
+    tampered[last] ^= 1;
+    assert!(client.encryption().unwrap().decrypt(&sealed.content_type, tampered.into()).is_err());
+}
+
+#[test]
+fn negotiate_wrong_password_is_reported_as_rejected() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Default, "wrong"));
+    let mut server = NegotiateServer::new(users());
+    let error = handshake(&mut client, &mut server, &http()).unwrap_err();
+    assert!(error.contains("rejected") || error.contains("failed"), "{error}");
+    assert!(!error.contains("wrong\""), "no secret in the message: {error}");
+}
+
+#[test]
+fn negotiate_over_https_sends_channel_bindings_and_does_not_seal() {
+    let key = rcgen::generate_simple_self_signed(vec!["server.test".to_owned()]).unwrap();
+    let der = CertificateDer::from(key.cert.der().to_vec());
+    let bindings = ChannelBindings::tls_server_end_point(der.as_ref()).unwrap();
+    let mut server = NegotiateServer::new(users()).with_channel_bindings(bindings, ChannelBindingPolicy::Required);
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Negotiate, "Passw0rd!"));
+    handshake(&mut client, &mut server, &https(der)).unwrap();
+    assert!(client.encryption().is_none(), "TLS protects the bodies");
+
+    // The same server refuses a client that saw a different certificate (a man in the middle).
+    let other = rcgen::generate_simple_self_signed(vec!["evil.test".to_owned()]).unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["server.test".to_owned()]).unwrap();
+    let bindings = ChannelBindings::tls_server_end_point(key.cert.der()).unwrap();
+    let mut server = NegotiateServer::new(users()).with_channel_bindings(bindings, ChannelBindingPolicy::Required);
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Negotiate, "Passw0rd!"));
+    assert!(handshake(&mut client, &mut server, &https(CertificateDer::from(other.cert.der().to_vec()))).is_err());
+}
+
+#[test]
+fn basic_is_refused_over_http_unless_allowed_and_repeats_its_header() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Basic, "Passw0rd!"));
+    let error = client.start(&http()).unwrap_err().to_string();
+    assert!(error.contains("Basic") && error.to_lowercase().contains("http"), "{error}");
+
+    let mut allowed = options(AuthenticationMechanism::Basic, "Passw0rd!");
+    allowed.allow_unencrypted = true;
+    let mut client = WinrmAuthenticator::new(allowed);
+    let mut server = BasicServer::new(users(), TransportSecurity::Plaintext, true).unwrap();
+    handshake(&mut client, &mut server, &http()).unwrap();
+    assert!(client.encryption().is_none(), "Basic cannot seal");
+    let again = client.authorization().unwrap().expect("Basic goes on every request");
+    assert!(again.starts_with("Basic "));
+    assert!(!format!("{client:?}").contains("Passw0rd"), "Debug redacts the password");
+}
+
+#[test]
+fn a_server_offering_another_scheme_gets_a_clear_error() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Negotiate, "Passw0rd!"));
+    client.start(&http()).unwrap();
+    let error = client.challenge(401, &["Basic realm=\"WSMAN\"".to_owned()]).unwrap_err().to_string();
+    assert!(error.contains("does not accept Negotiate") && error.contains("Basic"), "{error}");
+}
+
+#[test]
+fn mechanism_names_parse_like_powershell() {
+    assert_eq!(AuthenticationMechanism::from_name("negotiate"), Some(AuthenticationMechanism::Negotiate));
+    assert_eq!(AuthenticationMechanism::from_name("Basic"), Some(AuthenticationMechanism::Basic));
+    assert_eq!(AuthenticationMechanism::from_name("Default"), Some(AuthenticationMechanism::Default));
+    assert_eq!(AuthenticationMechanism::from_name("bogus"), None);
+}
