@@ -11,14 +11,33 @@
 //! * `transport` (feature `transport`) — the HTTP(S) client: keep-alive connections bound to one authentication
 //!   context, 401 rounds, message encryption, redirects, TLS verification, timeouts, proxy.
 //!
-//! The full envelope codec (every operation, faults, enumeration) is not implemented yet.
+//! The SOAP envelope codec, for both roles (client: build requests, parse responses; server: parse requests,
+//! build responses):
+//!
+//! * [`envelope`] — [`envelope::Request`] / [`envelope::Response`]: a [`header::Header`] and a typed body chosen by
+//!   the Action; [`envelope::parse_request`], [`envelope::parse_response`], `write`/`to_bytes`.
+//! * [`header`] — addressing, ResourceURI, selectors, options, timeouts; namespace and action URIs.
+//! * [`ops`] — Create, Command, Send, Receive, Signal, Disconnect, Reconnect, Connect, Get bodies.
+//! * [`shell`] — shell properties (`rsp:Shell`) in Windows' formats.
+//! * [`enumeration`] — Enumerate / Pull / Release of shells and commands.
+//! * [`fault`] — SOAP faults, [`fault::WsmanFault`] and [`fault::FaultKind`], with Windows' texts for servers.
+//! * [`size`] — how much PSRP payload fits one envelope.
 #![forbid(unsafe_code)]
 
 pub mod duration;
+pub mod enumeration;
+pub mod envelope;
+pub mod error;
+pub mod fault;
+pub mod header;
 pub mod multipart;
+pub mod ops;
 pub mod receive;
+pub mod shell;
+pub mod size;
 #[cfg(feature = "transport")]
 pub mod transport;
+mod xml;
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]
