@@ -48,6 +48,19 @@ pub enum AuthError {
     SealingUnavailable,
     /// The operating system's random number generator failed.
     Random,
+    /// Digest authentication was configured but the server offered no `Digest` challenge. The WinRM service itself
+    /// never accepts Digest.
+    DigestNotOffered,
+    /// A CredSSP acceptor answered with an `errorCode` (an NTSTATUS value, e.g. `0xC000006D` logon failure).
+    CredsspServerError {
+        /// The NTSTATUS the server reported.
+        nt_status: u32,
+    },
+    /// The CredSSP public-key binding (`pubKeyAuth`) did not verify: the TLS session was not made with the
+    /// peer that authenticated (a man in the middle), or the peer is broken.
+    PublicKeyBindingMismatch,
+    /// The TLS session inside CredSSP failed.
+    Tls(String),
 }
 
 impl fmt::Display for AuthError {
@@ -69,6 +82,21 @@ impl fmt::Display for AuthError {
             Self::MessageAltered => f.write_str("message signature did not verify"),
             Self::SealingUnavailable => f.write_str("this mechanism cannot seal messages"),
             Self::Random => f.write_str("the system random number generator failed"),
+            Self::DigestNotOffered => f.write_str(
+                "the server offered no Digest authentication: the WinRM service does not accept Digest \
+                 authentication; use Negotiate, Kerberos, CredSSP or Basic over HTTPS",
+            ),
+            Self::CredsspServerError { nt_status } => {
+                write!(f, "the CredSSP server reported error NTSTATUS 0x{nt_status:08X}")?;
+                if matches!(*nt_status, 0xC000_006D | 0x8009_030C) {
+                    f.write_str(" (logon failure: unknown user or wrong password)")?;
+                }
+                Ok(())
+            }
+            Self::PublicKeyBindingMismatch => {
+                f.write_str("CredSSP public key binding did not verify: possible man in the middle on the TLS session")
+            }
+            Self::Tls(e) => write!(f, "CredSSP TLS session failed: {e}"),
         }
     }
 }

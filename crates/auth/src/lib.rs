@@ -6,15 +6,21 @@
 //! * [`ntlm`]: NTLMv2 initiator and a verifying acceptor, sealing for WinRM message encryption.
 //! * [`spnego`]: Negotiate (SPNEGO) around NTLM, with mechListMIC.
 //! * [`cbt`]: `tls-server-end-point` channel bindings.
+//! * [`credssp`]: CredSSP client and acceptor (delegates the password; opt-in), TLS-session message sealing.
+//! * [`digest`]: HTTP Digest client (RFC 7616); the WinRM service itself does not accept Digest.
+//! * [`client_cert`]: client certificates (PEM, thumbprint lookup) and server-side mapping to users.
 //!
-//! Kerberos, CredSSP, Digest and client certificates are not implemented yet.
+//! Kerberos is not implemented yet.
 #![forbid(unsafe_code)]
 
 pub mod basic;
 pub mod cbt;
+pub mod client_cert;
 pub mod context;
 pub mod credentials;
+pub mod credssp;
 mod der;
+pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ntlm;
@@ -49,6 +55,17 @@ pub fn ntlm_client(
     channel_bindings: Option<ChannelBindings>,
 ) -> HttpInitiator<NtlmClient> {
     HttpInitiator::new("NTLM", NtlmClient::new(credentials, target_name, channel_bindings))
+}
+
+/// An HTTP `CredSSP` client that **hands the user's plaintext password to the server** once the server has proven
+/// its TLS key (see [`credssp`] for the danger). `delegation` is the caller's explicit acknowledgement;
+/// `target_name` is the SPN the inner NTLM names (`HTTP/host`).
+pub fn credssp_delegating_credentials(
+    credentials: Credentials,
+    target_name: Option<String>,
+    delegation: credssp::CredsspDelegation,
+) -> credssp::CredsspHttpClient {
+    credssp::CredsspHttpClient::new(credssp::CredsspClient::new(credentials, target_name, delegation))
 }
 
 /// Compiles and runs the README's example as a doctest.
