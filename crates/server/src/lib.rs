@@ -5,12 +5,14 @@
 //!
 //! * [`users`] — the users file (`user:password` per line), with passwords in zeroizing memory.
 //! * [`certificate`] — the HTTPS certificate, given as PEM or generated once and reused.
+//! * [`engine`] — the command engine that runs pipelines inside sessions.
 //!
 //! The WS-Man request handling, authentication acceptors and listeners come with the server issue; see
 //! ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
 pub mod certificate;
+pub mod engine;
 pub mod users;
 
 pub use certificate::{CertificateError, CertificateSource, ServerCertificate};
