@@ -86,12 +86,24 @@ def fragment_rows(ours, anchors):
     return rows
 
 
+def wsman_rows(ours, anchors):
+    """Rows for benches/benches/wsman_receive.rs against bench_wsman.py (pypsrp's WinRS.receive on the same bytes)."""
+    rows = []
+    for full_id, (seconds, throughput) in sorted(ours.items()):
+        parts = full_id.split("/")
+        if parts[0] == "wsman_receive" and len(parts) == 2:
+            peer = find(anchors, op="receive", lib="pypsrp", envelope=parts[1])
+            peer_rate = peer["bytes"] / peer["median_s"] if peer else None
+            rows.append((full_id, rate(seconds, throughput.get("Bytes")), {"pypsrp": peer_rate}, "B"))
+    return rows
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     ours = criterion_results(sys.argv[1])
     anchors = anchor_results(sys.argv[2])
-    rows = fragment_rows(ours, anchors)
+    rows = fragment_rows(ours, anchors) + wsman_rows(ours, anchors)
     print("| work | pssession | psrpcore | pypsrp | × psrpcore | × pypsrp |")
     print("|---|---|---|---|---|---|")
     missing = []

@@ -98,6 +98,16 @@ fn seed(target: &str, corpus: &Path) -> Result<usize> {
                 }
             }
         }
+        // Scripts of the kind clients send with AddScript, including the Connect-PSSession help's Example 3.
+        "engine" => {
+            for (name, script) in [
+                ("example3", "Start-Job -FilePath \\\\Server30\\Scripts\\Backup-SQLDatabase.ps1; Get-Job"),
+                ("pipeline", "1..5 | ForEach-Object { $_ * 2 } | Where-Object { $_ -gt 4 }; Write-Output 'done'"),
+                ("quotes", "Write-Output \"a`t$x\" 'it''s' -Verbose; $x = @{a=1}; Get-Date"),
+            ] {
+                write(name, script.as_bytes())?;
+            }
+        }
         // Whole envelopes and fault documents.
         _ => {
             for dir in ["vectors/faults", "vectors/windows-traces-pypsrp/xml", "vectors/misc"] {

@@ -1,12 +1,44 @@
 //! PowerShell remoting's disconnect/reconnect flow for every OS.
 //!
-//! This crate will compose `pssession-psrp`, `pssession-wsman` and `pssession-auth` into the operations of
-//! `New-PSSession`, `Disconnect-PSSession`, `Get-PSSession -ComputerName`, `Connect-PSSession` and
-//! `Receive-PSSession`. What exists today: the per-user session store ([`store`]) that gives the CLI PowerShell's
-//! local session Ids across invocations, and a re-export of the PSRP core; see ARCHITECTURE.md.
+//! This crate composes `pssession-psrp` (the sans-IO PSRP client state machines), `pssession-wsman` (the SOAP
+//! envelope codec, the Receive fast path and the HTTP transport) and `pssession-auth` into the operations of
+//! `New-PSSession`,
+//! `Invoke-Command`, `Disconnect-PSSession`, `Get-PSSession -ComputerName`, `Connect-PSSession`,
+//! `Receive-PSSession` and `Remove-PSSession`:
+//!
+//! * [`Client`] — one client identity (`wsmv:SessionId`) at one endpoint: [`Client::new_session`],
+//!   [`Client::get_sessions`], [`Client::connect`], [`Client::remove`];
+//! * [`Session`] — one PSSession: [`Session::invoke`], [`Session::start`], [`Session::disconnect`],
+//!   [`Session::reconnect`], [`Session::receive`], [`Session::remove`];
+//! * [`SessionOptions`] / [`ConnectionTarget`] — New-PSSessionOption and the connection parameters;
+//! * [`WsmanExchange`] — the transport seam (HTTP, or a replayer), [`IdSource`] — pinnable identifiers;
+//! * [`fanout::fan_out`] — many targets, at most `ThrottleLimit` at once;
+//! * [`store`] — the per-user session store that gives the CLI PowerShell's local session Ids.
 #![forbid(unsafe_code)]
 
 pub mod authentication;
+pub mod cli;
+mod client;
+pub mod error;
+pub mod exchange;
+pub mod fanout;
+pub mod ids;
+pub mod options;
+mod session;
 pub mod store;
 
+pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION};
+pub use error::Error;
+pub use exchange::WsmanExchange;
+pub use ids::{FixedIds, IdPurpose, IdSource, RandomIds};
+pub use options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
 pub use pssession_psrp as psrp;
+pub use pssession_psrp::client::{PipelineEvent, PipelineSpec, PsInvocationState};
+pub use pssession_wsman::fault::{FaultKind, WsmanFault};
+pub use session::{CommandInfo, PipelineOutput, Session, SessionFilter, SessionInfo, ShellInfo, wildcard_match};
+pub use store::{Availability, SessionState};
+
+/// The README's example, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -13,6 +13,7 @@
 //! limits are inputs. Malformed input always yields a typed error, never a panic.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod defragment;
 pub mod fragment;
 pub mod fragmenter;

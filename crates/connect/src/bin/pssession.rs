@@ -15,6 +15,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Connect-PSSession: reconnect to disconnected sessions.
+    #[command(visible_alias = "cnsn")]
+    Connect(pssession::cli::connect::ConnectArgs),
+    /// Disconnect-PSSession: disconnect sessions, setting their idle timeout and output buffering.
+    Disconnect(pssession::cli::disconnect::DisconnectArgs),
+    /// Get-PSSession: sessions on computers, or in this user's session store.
+    Get(pssession::cli::get::GetArgs),
+    /// New-PSSession: create sessions (left disconnected, ready to connect).
+    New(pssession::cli::new::NewArgs),
+    /// Invoke-Command: run a script block, optionally in a disconnected session.
+    Invoke(pssession::cli::invoke::InvokeArgs),
+    /// Receive-PSSession: collect the output of sessions' commands.
+    Receive(pssession::cli::receive::ReceiveArgs),
+    /// Remove-PSSession: delete sessions.
+    Remove(pssession::cli::remove::RemoveArgs),
     /// Play Example 3 of the Connect-PSSession help against an embedded WinRM endpoint.
     ///
     /// Starts the embedded endpoint on an ephemeral loopback port, creates the session `ITTask`, starts a
@@ -26,6 +41,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Connect(args) => pssession::cli::run(pssession::cli::connect::run(args)),
+        Command::Disconnect(args) => pssession::cli::run(pssession::cli::disconnect::run(args)),
+        Command::Get(args) => pssession::cli::run(pssession::cli::get::run(args)),
+        Command::New(args) => pssession::cli::run(pssession::cli::new::run(args)),
+        Command::Invoke(args) => pssession::cli::run(pssession::cli::invoke::run(args)),
+        Command::Receive(args) => pssession::cli::run(pssession::cli::receive::run(args)),
+        Command::Remove(args) => pssession::cli::run(pssession::cli::remove::run(args)),
         Command::Demo => {
             eprintln!(
                 "pssession demo: not available yet. The embedded WinRM endpoint and the reconnect client it \

@@ -1,0 +1,523 @@
+//! Parameters shared by the subcommands (connection, credentials, session options, output) and the helpers that
+//! turn them into a [`Client`], find sessions and print them.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use pssession_auth::Credentials;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::authentication::{AuthenticationMechanism, AuthenticationOptions};
+use crate::fanout::fan_out;
+use crate::options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
+use crate::session::{SessionFilter, SessionInfo};
+use crate::store::{Availability, SessionRecord, SessionState, SessionStore};
+use crate::{Client, Error, PipelineEvent, PipelineOutput};
+
+/// The environment variable a password may come from.
+pub const PASSWORD_ENV: &str = "PSSESSION_PASSWORD";
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// A table like PowerShell's default view.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// Where the sessions are and how to authenticate (`-ComputerName`, `-ConnectionUri`, `-Credential`, …).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConnectionArgs {
+    /// Computers to connect to (`-ComputerName`, alias `-Cn`).
+    #[arg(long = "computer-name", visible_alias = "cn", value_delimiter = ',', num_args = 1..)]
+    pub computer_name: Vec<String>,
+    /// Endpoint URIs (`-ConnectionUri`, alias `-URI`, `-CU`).
+    #[arg(long = "connection-uri", visible_aliases = ["uri", "cu"], value_delimiter = ',', num_args = 1..,
+          conflicts_with = "computer_name")]
+    pub connection_uri: Vec<String>,
+    /// Port (`-Port`); 0 or absent = 5985/5986.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Use HTTPS (`-UseSSL`).
+    #[arg(long = "use-ssl")]
+    pub use_ssl: bool,
+    /// Application name (`-ApplicationName`), `wsman` by default.
+    #[arg(long = "application-name")]
+    pub application_name: Option<String>,
+    /// Session configuration (`-ConfigurationName`), `Microsoft.PowerShell` by default.
+    #[arg(long = "configuration-name")]
+    pub configuration_name: Option<String>,
+    /// User, as `DOMAIN\user` or `user@REALM` (`-Credential`). The password comes from `--password-stdin`, the
+    /// `PSSESSION_PASSWORD` environment variable, or a prompt that does not echo — never from an argument.
+    #[arg(long)]
+    pub credential: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Authentication mechanism (`-Authentication`): Default, Basic, Negotiate.
+    #[arg(long, default_value = "Default")]
+    pub authentication: String,
+    /// Follow redirects (`-AllowRedirection`); only with `--connection-uri`.
+    #[arg(long = "allow-redirection")]
+    pub allow_redirection: bool,
+    /// Do not verify the certificate chain (`-SkipCACheck`).
+    #[arg(long = "skip-ca-check")]
+    pub skip_ca_check: bool,
+    /// Do not verify the certificate's name (`-SkipCNCheck`).
+    #[arg(long = "skip-cn-check")]
+    pub skip_cn_check: bool,
+    /// Trust this PEM certificate (a private CA or a test server's self-signed certificate).
+    #[arg(long = "trust-certificate")]
+    pub trust_certificate: Vec<PathBuf>,
+    /// Allow unencrypted traffic over HTTP (`-NoEncryption`; needed for Basic over HTTP).
+    #[arg(long = "no-encryption")]
+    pub no_encryption: bool,
+    /// WS-Man OperationTimeout in seconds (`-OperationTimeout`, 180).
+    #[arg(long = "operation-timeout-sec", default_value_t = 180)]
+    pub operation_timeout_sec: u64,
+    /// Time to open a connection or session, in seconds (`-OpenTimeout`, 180).
+    #[arg(long = "open-timeout-sec", default_value_t = 180)]
+    pub open_timeout_sec: u64,
+    /// HTTP proxy, `http://host:port`.
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Most computers contacted at once (`-ThrottleLimit`; 0 = 32).
+    #[arg(long = "throttle-limit", default_value_t = 32)]
+    pub throttle_limit: usize,
+}
+
+impl ConnectionArgs {
+    /// Whether a remote target was named.
+    pub fn has_target(&self) -> bool {
+        !self.computer_name.is_empty() || !self.connection_uri.is_empty()
+    }
+
+    /// The targets named on the command line.
+    pub fn targets(&self) -> Result<Vec<ConnectionTarget>, String> {
+        let mut targets = Vec::new();
+        for name in &self.computer_name {
+            targets.push(
+                ConnectionTarget::computer_name(name, self.port, self.use_ssl, self.application_name.as_deref())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        for uri in &self.connection_uri {
+            targets.push(ConnectionTarget::connection_uri(uri).map_err(|e| e.to_string())?);
+        }
+        Ok(targets.into_iter().map(|t| self.configure(t)).collect())
+    }
+
+    fn configure(&self, target: ConnectionTarget) -> ConnectionTarget {
+        match &self.configuration_name {
+            Some(name) => target.with_configuration_name(name),
+            None => target,
+        }
+    }
+
+    /// The session options these arguments give.
+    pub fn session_options(&self) -> Result<SessionOptions, String> {
+        let mut options = SessionOptions {
+            operation_timeout: Duration::from_secs(self.operation_timeout_sec.max(1)),
+            open_timeout: Duration::from_secs(self.open_timeout_sec.max(1)),
+            allow_redirection: self.allow_redirection && !self.connection_uri.is_empty(),
+            skip_ca_check: self.skip_ca_check,
+            skip_cn_check: self.skip_cn_check,
+            no_encryption: self.no_encryption,
+            proxy: self.proxy.clone(),
+            ..SessionOptions::default()
+        };
+        for path in &self.trust_certificate {
+            options
+                .trusted_certificates_pem
+                .push(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        }
+        Ok(options)
+    }
+
+    /// The credentials: the user from `--credential`, the password from stdin, the environment or a prompt.
+    pub fn authentication(&self, fallback_user: Option<&str>) -> Result<AuthenticationOptions, String> {
+        let mechanism = AuthenticationMechanism::from_name(&self.authentication).ok_or_else(|| {
+            format!("unsupported --authentication {:?} (Default, Basic, Negotiate)", self.authentication)
+        })?;
+        let user = self
+            .credential
+            .as_deref()
+            .or(fallback_user)
+            .ok_or("--credential is required (DOMAIN\\user or user@REALM)")?;
+        let password = self.password(user)?;
+        let mut options = AuthenticationOptions::new(mechanism, Credentials::new(user, password.as_str()));
+        options.allow_unencrypted = self.no_encryption;
+        Ok(options)
+    }
+
+    fn password(&self, user: &str) -> Result<zeroize::Zeroizing<String>, String> {
+        if self.password_stdin {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+            let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
+            return Ok(zeroize::Zeroizing::new(trimmed));
+        }
+        if let Ok(password) = std::env::var(PASSWORD_ENV) {
+            return Ok(zeroize::Zeroizing::new(password));
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(format!("no password: use --password-stdin, set {PASSWORD_ENV}, or run on a terminal"));
+        }
+        rpassword::prompt_password(format!("Password for {user}: "))
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| format!("cannot read the password: {e}"))
+    }
+
+    /// A client for `target`.
+    pub fn client(&self, target: ConnectionTarget, auth: AuthenticationOptions) -> Result<Client, String> {
+        Client::new(target, self.session_options()?, auth).map_err(|e| e.to_string())
+    }
+}
+
+/// Which sessions: `-Name`, `-Id`, `-InstanceId`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct SessionSelector {
+    /// Session names (`-Name`; wildcards `*` and `?`).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub name: Vec<String>,
+    /// Local session Ids (`-Id`), from this user's session store.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub id: Vec<u32>,
+    /// Session InstanceIds (`-InstanceId`).
+    #[arg(long = "instance-id", value_delimiter = ',', num_args = 1..)]
+    pub instance_id: Vec<Uuid>,
+}
+
+impl SessionSelector {
+    /// Whether nothing was selected.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty() && self.id.is_empty() && self.instance_id.is_empty()
+    }
+
+    /// The server-side filter.
+    pub fn filter(&self) -> SessionFilter {
+        SessionFilter { names: self.name.clone(), instance_ids: self.instance_id.clone(), ..SessionFilter::default() }
+    }
+
+    /// Whether a stored session is selected.
+    pub fn selects(&self, record: &SessionRecord) -> bool {
+        (self.name.is_empty() || self.name.iter().any(|n| crate::wildcard_match(n, &record.name)))
+            && (self.id.is_empty() || self.id.contains(&record.id))
+            && (self.instance_id.is_empty() || self.instance_id.contains(&record.instance_id))
+    }
+}
+
+/// The store, with errors as text.
+pub fn store() -> Result<SessionStore, String> {
+    SessionStore::default_location().map_err(|e| e.to_string())
+}
+
+/// Records sessions in the store and returns them with their local Ids.
+pub fn remember(
+    store: &SessionStore,
+    sessions: &[SessionInfo],
+    endpoint: &str,
+    user: Option<&str>,
+) -> Result<Vec<SessionRecord>, String> {
+    store
+        .update(|s| {
+            sessions
+                .iter()
+                .map(|info| {
+                    let record = SessionRecord {
+                        id: 0,
+                        name: info.name.clone(),
+                        instance_id: info.instance_id,
+                        computer_name: info.computer_name.clone(),
+                        connection_uri: endpoint.to_owned(),
+                        configuration_name: info.configuration_name.clone(),
+                        user: user.map(str::to_owned),
+                        state: info.state,
+                        availability: info.availability,
+                    };
+                    let id = s.upsert(record.clone());
+                    SessionRecord { id, ..record }
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// A session located either on the server or in the store, with the client that reaches it.
+pub struct Located {
+    /// The client.
+    pub client: Client,
+    /// The session as listed.
+    pub info: SessionInfo,
+}
+
+/// Finds the selected sessions: on the named computers (Get-PSSession -ComputerName), or in the store (then each
+/// session's own endpoint is queried for its current state).
+pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> Result<Vec<Located>, String> {
+    if connection.has_target() {
+        if !selector.id.is_empty() {
+            return Err(
+                "--id refers to the local session store; use --name or --instance-id with --computer-name".to_owned()
+            );
+        }
+        let auth = connection.authentication(None)?;
+        let mut found = Vec::new();
+        let filter = selector.filter();
+        let clients: Vec<Client> =
+            connection.targets()?.into_iter().map(|t| connection.client(t, auth.clone())).collect::<Result<_, _>>()?;
+        let results = fan_out(
+            clients,
+            connection.throttle_limit,
+            move |client| {
+                let filter = filter.clone();
+                async move {
+                    let sessions = client.get_sessions(&filter).await?;
+                    Ok::<_, Error>((client, sessions))
+                }
+            },
+            |_| Error::MalformedResponse("the query task failed".to_owned()),
+        )
+        .await;
+        let mut errors = Vec::new();
+        for (client, result) in results {
+            match result {
+                Ok((client, sessions)) => {
+                    found.extend(sessions.into_iter().map(|info| Located { client: client.clone(), info }))
+                }
+                Err(e) => errors.push(format!("{}: {e}", client.target().computer_name_str())),
+            }
+        }
+        for e in &errors {
+            eprintln!("pssession: {e}");
+        }
+        if found.is_empty() && !errors.is_empty() {
+            return Err("no computer could be queried".to_owned());
+        }
+        return Ok(found);
+    }
+    if selector.is_empty() {
+        return Err("name the sessions with --name, --id or --instance-id, or give --computer-name".to_owned());
+    }
+    let records: Vec<SessionRecord> =
+        store()?.list().map_err(|e| e.to_string())?.into_iter().filter(|r| selector.selects(r)).collect();
+    if records.is_empty() {
+        return Err("no session in the local store matches".to_owned());
+    }
+    let mut located = Vec::new();
+    for record in records {
+        let target = ConnectionTarget::connection_uri(&record.connection_uri)
+            .map_err(|e| e.to_string())?
+            .with_configuration_name(&record.configuration_name)
+            .with_display_computer_name(&record.computer_name);
+        let auth = connection.authentication(record.user.as_deref())?;
+        let client = connection.client(target, auth)?;
+        let filter = SessionFilter { instance_ids: vec![record.instance_id], ..SessionFilter::default() };
+        match client.get_sessions(&filter).await {
+            Ok(mut sessions) if !sessions.is_empty() => {
+                located.push(Located { client, info: sessions.remove(0) });
+            }
+            Ok(_) => {
+                eprintln!(
+                    "pssession: session {} ({}) no longer exists on {}",
+                    record.id, record.name, record.computer_name
+                );
+                let _ = store()?.update(|s| s.set_state(record.id, SessionState::Broken, Availability::None));
+            }
+            Err(e) => eprintln!("pssession: {}: {e}", record.computer_name),
+        }
+    }
+    Ok(located)
+}
+
+/// One row of the session table.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Row {
+    /// Local Id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// InstanceId.
+    pub instance_id: Uuid,
+    /// ComputerName.
+    pub computer_name: String,
+    /// State.
+    pub state: String,
+    /// ConfigurationName.
+    pub configuration_name: String,
+    /// Availability.
+    pub availability: String,
+}
+
+impl Row {
+    /// The row of a stored session.
+    pub fn from_record(record: &SessionRecord) -> Self {
+        Row {
+            id: record.id,
+            name: record.name.clone(),
+            instance_id: record.instance_id,
+            computer_name: record.computer_name.clone(),
+            state: format!("{:?}", record.state),
+            configuration_name: record.configuration_name.clone(),
+            availability: format!("{:?}", record.availability),
+        }
+    }
+}
+
+/// Prints rows as PowerShell's table or as JSON.
+pub fn print_rows(rows: &[Row], format: OutputFormat) {
+    match format {
+        OutputFormat::Json => match serde_json::to_string_pretty(rows) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("pssession: {e}"),
+        },
+        OutputFormat::Table => {
+            if rows.is_empty() {
+                return;
+            }
+            print!("{}", render_table(rows));
+        }
+    }
+}
+
+/// The table text (`Id Name ComputerName State ConfigurationName Availability`).
+pub fn render_table(rows: &[Row]) -> String {
+    let headers = ["Id", "Name", "ComputerName", "State", "ConfigurationName", "Availability"];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.id.to_string(),
+                r.name.clone(),
+                r.computer_name.clone(),
+                r.state.clone(),
+                r.configuration_name.clone(),
+                r.availability.clone(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|i| cells.iter().map(|c| c[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |values: [&str; 6]| {
+        let mut out = String::new();
+        for (i, value) in values.iter().enumerate() {
+            // Id and Availability are right-aligned, as in PowerShell's view.
+            let cell = if i == 0 || i == 5 {
+                format!("{value:>width$}", width = widths[i])
+            } else {
+                format!("{value:<width$}", width = widths[i])
+            };
+            out.push_str(&cell);
+            out.push(if i == 5 { '\n' } else { ' ' });
+        }
+        out.trim_end_matches(' ').to_owned()
+    };
+    let mut out = String::from("\n");
+    out.push_str(&line(headers));
+    let dashes: Vec<String> = headers.iter().map(|h| "-".repeat(h.len())).collect();
+    out.push_str(&line([&dashes[0], &dashes[1], &dashes[2], &dashes[3], &dashes[4], &dashes[5]]));
+    for row in &cells {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]));
+    }
+    out.push('\n');
+    out
+}
+
+/// Prints pipeline output like a PowerShell host: output to stdout, other streams to stderr with their prefixes.
+/// Returns whether an error record was seen.
+pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
+    let mut failed = false;
+    for output in outputs {
+        match (&output.event, format) {
+            (PipelineEvent::Output(value), OutputFormat::Table) => println!("{value}"),
+            (PipelineEvent::Output(value), OutputFormat::Json) => {
+                println!("{}", serde_json::json!({ "Output": value.to_display_string(), "Clixml": value.as_str() }))
+            }
+            (PipelineEvent::Error(record), _) => {
+                failed = true;
+                eprintln!("{record}");
+            }
+            (PipelineEvent::Warning(record), _) => eprintln!("WARNING: {record}"),
+            (PipelineEvent::Verbose(record), _) => eprintln!("VERBOSE: {record}"),
+            (PipelineEvent::Debug(record), _) => eprintln!("DEBUG: {record}"),
+            (PipelineEvent::Information(record), _) => eprintln!("{record}"),
+            (PipelineEvent::State { error: Some(error), .. }, _) => {
+                failed = true;
+                eprintln!("{error}");
+            }
+            _ => {}
+        }
+    }
+    failed
+}
+
+/// Parses `-OutputBufferingMode`.
+pub fn buffering_mode(text: Option<&str>) -> Result<OutputBufferingMode, String> {
+    match text {
+        None => Ok(OutputBufferingMode::None),
+        Some(t) => OutputBufferingMode::from_name(t)
+            .ok_or_else(|| format!("unknown --output-buffering-mode {t:?} (Block, Drop)")),
+    }
+}
+
+/// The owner a session is recorded with.
+pub fn user_of(client: &Client) -> Option<String> {
+    client.user().map(str::to_owned)
+}
+
+/// The endpoint text a session is recorded with.
+pub fn endpoint_of(client: &Client) -> String {
+    client.target().endpoint().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_looks_like_get_pssession() {
+        let rows = [Row {
+            id: 1,
+            name: "ITTask".to_owned(),
+            instance_id: Uuid::nil(),
+            computer_name: "Server01".to_owned(),
+            state: "Disconnected".to_owned(),
+            configuration_name: "Microsoft.PowerShell".to_owned(),
+            availability: "None".to_owned(),
+        }];
+        assert_eq!(
+            render_table(&rows),
+            "\nId Name   ComputerName State        ConfigurationName    Availability\n\
+             -- ----   ------------ -----        -----------------    ------------\n\
+             \x201 ITTask Server01     Disconnected Microsoft.PowerShell         None\n\n"
+        );
+    }
+
+    #[test]
+    fn selector_matches_stored_sessions() {
+        let record = SessionRecord {
+            id: 3,
+            name: "ITTask".to_owned(),
+            instance_id: Uuid::from_u128(9),
+            computer_name: "s".to_owned(),
+            connection_uri: "http://s:5985/wsman".to_owned(),
+            configuration_name: "Microsoft.PowerShell".to_owned(),
+            user: None,
+            state: SessionState::Disconnected,
+            availability: Availability::None,
+        };
+        let by_name = SessionSelector { name: vec!["it*".to_owned()], ..SessionSelector::default() };
+        assert!(by_name.selects(&record));
+        let by_id = SessionSelector { id: vec![4], ..SessionSelector::default() };
+        assert!(!by_id.selects(&record));
+        assert!(SessionSelector::default().is_empty());
+        assert_eq!(buffering_mode(Some("drop")), Ok(OutputBufferingMode::Drop));
+        assert!(buffering_mode(Some("x")).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! `pssession remove` — Remove-PSSession: deletes sessions on the server and forgets them locally.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::cli::common::{ConnectionArgs, SessionSelector, locate, store};
+
+/// Arguments of `remove`.
+#[derive(Debug, Clone, Args)]
+pub struct RemoveArgs {
+    /// Connection parameters.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Which sessions.
+    #[command(flatten)]
+    pub selector: SessionSelector,
+}
+
+/// Runs `remove`.
+pub async fn run(args: RemoveArgs) -> Result<ExitCode, String> {
+    let located = locate(&args.connection, &args.selector).await?;
+    if located.is_empty() {
+        return Err("no session matches".to_owned());
+    }
+    let store = store()?;
+    let mut failed = false;
+    for found in located {
+        match found.client.remove(found.info.instance_id).await {
+            Ok(()) => {
+                let instance_id = found.info.instance_id;
+                store
+                    .update(|s| {
+                        let ids: Vec<u32> =
+                            s.all().iter().filter(|r| r.instance_id == instance_id).map(|r| r.id).collect();
+                        for id in ids {
+                            s.remove(id);
+                        }
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("pssession: {}: {e}", found.info.name);
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,376 @@
+//! [`Client`]: one WS-Man client identity (one `wsmv:SessionId`) talking to one endpoint, and the operations that
+//! need no open session: `new_session`, `get_sessions` (Get-PSSession -ComputerName), `connect`
+//! (Connect-PSSession -ComputerName) and `remove`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pssession_psrp::DefragmenterLimits;
+use pssession_psrp::client::{ClientRunspacePool, RunspacePoolConfig};
+use pssession_wsman::duration::XsDuration;
+use pssession_wsman::enumeration::{EnumItem, Enumerate, Pull};
+use pssession_wsman::envelope::{Limits, Request, RequestBody, ResponseBody, parse_response};
+use pssession_wsman::fault::{FaultKind, WsmanFault};
+use pssession_wsman::header::{Header, option, resource};
+use pssession_wsman::ops::{CreateShell, Receive};
+use pssession_wsman::receive::ReceiveResponse;
+use pssession_wsman::transport::HttpTransport;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::authentication::{AuthenticationOptions, WinrmAuthenticator};
+use crate::error::Error;
+use crate::exchange::{HttpExchange, WsmanExchange};
+use crate::ids::{IdPurpose, IdSource, RandomIds};
+use crate::options::{ConnectionTarget, MIN_IDLE_TIMEOUT, RESOURCE_URI_PREFIX, SessionOptions};
+use crate::session::{CommandInfo, Session, SessionFilter, SessionInfo, ShellInfo};
+use crate::store::{Availability, SessionState};
+
+/// The protocol version announced on Create (PowerShell 5.1–7.5).
+pub const PROTOCOL_VERSION: &str = "2.3";
+
+/// How many Enumerate/Pull pages a listing may take before it is refused as endless.
+pub const MAX_ENUMERATION_PAGES: usize = 1000;
+
+pub(crate) struct ClientInner {
+    pub(crate) target: ConnectionTarget,
+    pub(crate) options: SessionOptions,
+    pub(crate) transport: Mutex<Box<dyn WsmanExchange>>,
+    pub(crate) ids: Arc<dyn IdSource>,
+    pub(crate) session_id: Uuid,
+    pub(crate) user: Option<String>,
+}
+
+/// One client identity. Cheap to clone; clones share the transport and the SessionId.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.target.endpoint().to_string())
+            .field("configuration", &self.inner.target.configuration_name())
+            .field("session_id", &self.inner.session_id)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client over HTTP(S) with the given authentication.
+    pub fn new(target: ConnectionTarget, options: SessionOptions, auth: AuthenticationOptions) -> Result<Self, Error> {
+        let mut auth = auth;
+        auth.allow_unencrypted = auth.allow_unencrypted || options.no_encryption;
+        let user = Some(auth.credentials.user().to_owned()).filter(|u| !u.is_empty()).map(|u| {
+            match auth.credentials.domain() {
+                "" => u,
+                domain => format!("{domain}\\{u}"),
+            }
+        });
+        let transport = HttpTransport::new(
+            target.endpoint().clone(),
+            options.transport_options()?,
+            Box::new(WinrmAuthenticator::new(auth)),
+        )?;
+        let exchange = HttpExchange::new(transport)?;
+        let mut client = Client::with_transport(target, options, Box::new(exchange), Arc::new(RandomIds));
+        if let Some(inner) = Arc::get_mut(&mut client.inner) {
+            inner.user = user;
+        }
+        Ok(client)
+    }
+
+    /// A client over any transport, with identifiers from `ids` (tests and trace replay pin them).
+    pub fn with_transport(
+        target: ConnectionTarget,
+        options: SessionOptions,
+        transport: Box<dyn WsmanExchange>,
+        ids: Arc<dyn IdSource>,
+    ) -> Self {
+        let session_id = ids.next_id(IdPurpose::SessionId);
+        Client {
+            inner: Arc::new(ClientInner {
+                target,
+                options,
+                transport: Mutex::new(transport),
+                ids,
+                session_id,
+                user: None,
+            }),
+        }
+    }
+
+    /// The client's `wsmv:SessionId` (Reconnect is only possible from the SessionId that disconnected).
+    pub fn session_id(&self) -> Uuid {
+        self.inner.session_id
+    }
+
+    /// The connection target.
+    pub fn target(&self) -> &ConnectionTarget {
+        &self.inner.target
+    }
+
+    /// The session options.
+    pub fn options(&self) -> &SessionOptions {
+        &self.inner.options
+    }
+
+    /// The user name the client authenticates as, when known.
+    pub fn user(&self) -> Option<&str> {
+        self.inner.user.as_deref()
+    }
+
+    /// The RunspacePool configuration these options imply (envelope size, received object size limit).
+    pub(crate) fn pool_config(&self) -> RunspacePoolConfig {
+        let mut config = RunspacePoolConfig::with_max_envelope_size(self.inner.options.max_envelope_size);
+        config.limits = DefragmenterLimits::with_max_object_size(self.inner.options.maximum_received_object_size);
+        config
+    }
+
+    pub(crate) fn next_id(&self, purpose: IdPurpose) -> Uuid {
+        self.inner.ids.next_id(purpose)
+    }
+
+    /// Sends one request (`body` on `resource_uri`, the ShellId selector when given) and returns the response
+    /// body; a fault becomes [`Error::Fault`].
+    pub(crate) async fn call(
+        &self,
+        resource_uri: &str,
+        shell_id: Option<Uuid>,
+        options: &[(&str, &str, bool)],
+        body: RequestBody,
+        operation_timeout: Option<Duration>,
+    ) -> Result<ResponseBody, Error> {
+        let message_id = format!("uuid:{}", id_text(self.next_id(IdPurpose::MessageId)));
+        let mut transport = self.inner.transport.lock().await;
+        let options_ = &self.inner.options;
+        let timeout = operation_timeout.unwrap_or(options_.operation_timeout);
+        let mut header = Header::request(body.action(), &transport.endpoint(), resource_uri, &message_id)
+            .with_max_envelope_size(u32::try_from(options_.max_envelope_size).unwrap_or(u32::MAX))
+            .with_locale(&options_.ui_culture, &options_.culture)
+            .with_operation_timeout(XsDuration::from_millis(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)))
+            .with_session_id(&format!("uuid:{}", id_text(self.inner.session_id)));
+        for (name, value, must_comply) in options {
+            header = header.with_option(name, value, *must_comply);
+        }
+        if let Some(shell_id) = shell_id {
+            header = header.with_shell_id(&id_text(shell_id));
+        }
+        let envelope = Bytes::from(Request::new(header, body).to_bytes());
+        let response = transport.exchange(envelope).await?;
+        drop(transport);
+        let parsed = parse_response(&response.body, &Limits::default())
+            .map_err(|e| Error::MalformedResponse(format!("HTTP {}: {e}", response.status)))?;
+        match parsed.body {
+            ResponseBody::Fault(fault) => Err(Error::Fault(Box::new(fault))),
+            _ if response.status != 200 => {
+                Err(Error::MalformedResponse(format!("HTTP status {} without a fault", response.status)))
+            }
+            body => Ok(body),
+        }
+    }
+
+    /// One Receive on the pool (`command_id` `None`) or a command; `Ok(None)` when the server's OperationTimeout
+    /// passed without data.
+    pub(crate) async fn receive(
+        &self,
+        shell_id: Uuid,
+        command_id: Option<Uuid>,
+        operation_timeout: Option<Duration>,
+    ) -> Result<Option<ReceiveResponse>, Error> {
+        let resource_uri = self.inner.target.resource_uri();
+        let body = RequestBody::Receive(Receive { streams: "stdout".to_owned(), command_id: command_id.map(id_text) });
+        match self
+            .call(&resource_uri, Some(shell_id), &[(option::KEEPALIVE, "True", false)], body, operation_timeout)
+            .await
+        {
+            Ok(ResponseBody::Receive(response)) => Ok(Some(response)),
+            Ok(_) => Err(unexpected("ReceiveResponse")),
+            Err(Error::Fault(fault)) if fault.kind() == FaultKind::TimedOut => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a session (New-PSSession): Create with ShellId = RunspacePool id and the Name attribute, then
+    /// Receive until the pool is Opened.
+    pub async fn new_session(&self, name: &str) -> Result<Session, Error> {
+        if let Some(idle) = self.inner.options.idle_timeout
+            && idle < MIN_IDLE_TIMEOUT
+        {
+            return Err(Error::InvalidIdleTimeout { requested: idle, maximum: None });
+        }
+        let pool_id = self.next_id(IdPurpose::RunspacePool);
+        let mut pool = ClientRunspacePool::new(pool_id, self.pool_config())?;
+        let creation = pool.creation_payload()?;
+        let mut shell = CreateShell::powershell(&id_text(pool_id), Some(name), creation);
+        shell.idle_timeout = self.inner.options.idle_timeout.map(xs_duration);
+        let resource_uri = self.inner.target.resource_uri();
+        let response = self
+            .call(
+                &resource_uri,
+                None,
+                &[(option::PROTOCOL_VERSION, PROTOCOL_VERSION, true)],
+                RequestBody::Create(shell),
+                None,
+            )
+            .await?;
+        let ResponseBody::Create(created) = response else { return Err(unexpected("CreateResponse")) };
+        let shell = created.shell.as_ref().map(ShellInfo::from_properties).unwrap_or_default();
+        let mut session = Session::new(self.clone(), pool, name.to_owned(), shell);
+        // Overflowing negotiation data goes with Send on the pool.
+        session.flush_pool_sends().await?;
+        session.wait_opened().await?;
+        Ok(session)
+    }
+
+    /// Get-PSSession -ComputerName: the sessions on the endpoint that belong to this user, with their commands.
+    /// Every returned session is `Disconnected` relative to this client; Availability says whether it can be
+    /// connected (`None`) or is connected to some client (`Busy`).
+    pub async fn get_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionInfo>, Error> {
+        let shells = self.enumerate(resource::SHELL, None).await?;
+        let mut sessions = Vec::new();
+        for item in &shells {
+            let EnumItem::Shell(properties) = item else { continue };
+            let shell = ShellInfo::from_properties(properties);
+            let (Some(instance_id), Some(name), Some(state), Some(resource_uri)) =
+                (shell.shell_id, shell.name.clone(), shell.state.clone(), shell.resource_uri.clone())
+            else {
+                // PowerShell skips shells without ShellId, Name, State or ResourceUri.
+                continue;
+            };
+            let Some(configuration_name) = resource_uri.strip_prefix(RESOURCE_URI_PREFIX) else {
+                continue;
+            };
+            let availability =
+                if state.eq_ignore_ascii_case("Disconnected") { Availability::None } else { Availability::Busy };
+            let mut info = SessionInfo {
+                instance_id,
+                name,
+                computer_name: self.inner.target.computer_name_str().to_owned(),
+                configuration_name: configuration_name.to_owned(),
+                state: SessionState::Disconnected,
+                availability,
+                shell,
+                commands: Vec::new(),
+            };
+            if !filter.matches(&info) {
+                continue;
+            }
+            let commands = self.enumerate(resource::SHELL_COMMAND, Some(instance_id)).await?;
+            info.commands = commands
+                .iter()
+                .filter_map(|item| match item {
+                    EnumItem::Command(command) => Some(CommandInfo {
+                        command_id: Uuid::parse_str(&command.command_id).ok()?,
+                        command_line: command.command_line.clone().unwrap_or_default(),
+                        state: command.state.clone().unwrap_or_default(),
+                    }),
+                    EnumItem::Shell(_) => None,
+                })
+                .collect();
+            sessions.push(info);
+        }
+        Ok(sessions)
+    }
+
+    /// An optimized Enumerate, followed by Pull until the end of the sequence.
+    async fn enumerate(&self, resource_uri: &str, shell_filter: Option<Uuid>) -> Result<Vec<EnumItem>, Error> {
+        let filter = shell_filter.map(id_text);
+        let body = RequestBody::Enumerate(Enumerate::optimized(filter.as_deref()));
+        let ResponseBody::Enumerate(first) = self.call(resource_uri, None, &[], body, None).await? else {
+            return Err(unexpected("EnumerateResponse"));
+        };
+        let mut items = first.items;
+        let mut context = if first.end_of_sequence { None } else { first.context };
+        let mut pages = 1;
+        while let Some(current) = context.take() {
+            pages += 1;
+            if pages > MAX_ENUMERATION_PAGES {
+                return Err(Error::MalformedResponse(format!(
+                    "the enumeration did not end after {MAX_ENUMERATION_PAGES} pages"
+                )));
+            }
+            let body = RequestBody::Pull(Pull { context: current, max_elements: Some(32000) });
+            let ResponseBody::Pull(page) = self.call(resource_uri, None, &[], body, None).await? else {
+                return Err(unexpected("PullResponse"));
+            };
+            items.extend(page.items);
+            context = if page.end_of_sequence { None } else { page.context };
+        }
+        Ok(items)
+    }
+
+    /// Connect-PSSession for a session found with [`Client::get_sessions`]: the pool Connect with connectXml
+    /// (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL with min = max = 1, as PowerShell sends for a PSSession), then a
+    /// Connect for every running or disconnected command, whose output [`Session::receive`] then collects.
+    ///
+    /// A session that is `Busy` is refused with PowerShell's message; Broken or Closed sessions cannot be connected.
+    pub async fn connect(&self, info: &SessionInfo) -> Result<Session, Error> {
+        match info.state {
+            SessionState::Broken | SessionState::Closed => {
+                return Err(Error::InvalidSessionState {
+                    name: info.name.clone(),
+                    operation: "connect",
+                    state: format!("{:?}", info.state),
+                });
+            }
+            SessionState::Opened | SessionState::Disconnected => {}
+        }
+        if info.availability == Availability::Busy {
+            return Err(Error::SessionBusy { name: info.name.clone() });
+        }
+        let pool = ClientRunspacePool::new(info.instance_id, self.pool_config())?;
+        let mut session = Session::new(self.clone(), pool, info.name.clone(), info.shell.clone());
+        session.connect_pool(1, 1).await?;
+        for command in &info.commands {
+            if command.state.ends_with("Done") {
+                continue;
+            }
+            session.connect_command(command.command_id).await?;
+        }
+        Ok(session)
+    }
+
+    /// Remove-PSSession by InstanceId: deletes the shell (allowed in any state).
+    pub async fn remove(&self, instance_id: Uuid) -> Result<(), Error> {
+        let resource_uri = self.inner.target.resource_uri();
+        match self.call(&resource_uri, Some(instance_id), &[], RequestBody::Delete, None).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(map_fault(e, instance_id, "")),
+        }
+    }
+}
+
+/// A ShellId/CommandId as WS-Man carries it: upper case (PowerShell: "wsman is case sensitive wrt shellId").
+pub(crate) fn id_text(id: Uuid) -> String {
+    id.hyphenated().to_string().to_uppercase()
+}
+
+/// A duration as `xs:duration`.
+pub(crate) fn xs_duration(duration: Duration) -> XsDuration {
+    XsDuration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The error for a response of the wrong kind.
+pub(crate) fn unexpected(expected: &str) -> Error {
+    Error::MalformedResponse(format!("expected a {expected}"))
+}
+
+/// Turns the faults with a PowerShell meaning into their specific errors.
+pub(crate) fn map_fault(error: Error, instance_id: Uuid, name: &str) -> Error {
+    let Error::Fault(fault) = error else { return error };
+    match fault.kind() {
+        FaultKind::InvalidSelectors => Error::SessionNotFound { instance_id },
+        FaultKind::ConnectedToDifferentClient => Error::SessionBusy { name: name.to_owned() },
+        FaultKind::ShellDisconnected => Error::SessionDisconnected { name: name.to_owned() },
+        FaultKind::ClientSessionIdMismatch => Error::ClientSessionMismatch { name: name.to_owned() },
+        _ => Error::Fault(fault),
+    }
+}
+
+/// Whether a fault says the shell is held by another client session (Reconnect falls back to Connect then).
+pub(crate) fn held_elsewhere(fault: &WsmanFault) -> bool {
+    matches!(fault.kind(), FaultKind::ConnectedToDifferentClient | FaultKind::ClientSessionIdMismatch)
+}

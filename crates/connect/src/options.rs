@@ -1,0 +1,262 @@
+//! Where a session lives and how to talk to it: New-PSSessionOption's settings and the connection target.
+
+use std::fmt;
+use std::time::Duration;
+
+use pssession_wsman::transport::{EndpointUri, TlsOptions, TransportOptions};
+
+use crate::error::Error;
+
+/// The prefix PowerShell prepends to a `-ConfigurationName` that does not have it.
+pub const RESOURCE_URI_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
+
+/// The default session configuration.
+pub const DEFAULT_CONFIGURATION_NAME: &str = "Microsoft.PowerShell";
+
+/// The shortest idle timeout PowerShell accepts for Disconnect-PSSession: 60 seconds.
+pub const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the server does with output while nobody is connected (`-OutputBufferingMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OutputBufferingMode {
+    /// Keep the server's setting (PowerShell's `None`; the server default is Block).
+    #[default]
+    None,
+    /// Pause the command when the output buffer is full.
+    Block,
+    /// Discard the oldest output when the buffer is full.
+    Drop,
+}
+
+impl OutputBufferingMode {
+    /// The `rsp:BufferMode` text, `None` for the server's setting.
+    pub fn wire_name(self) -> Option<&'static str> {
+        match self {
+            OutputBufferingMode::None => None,
+            OutputBufferingMode::Block => Some("Block"),
+            OutputBufferingMode::Drop => Some("Drop"),
+        }
+    }
+
+    /// Parses PowerShell's names (`None`, `Block`, `Drop`), ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [OutputBufferingMode::None, OutputBufferingMode::Block, OutputBufferingMode::Drop]
+            .into_iter()
+            .find(|m| m.to_string().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for OutputBufferingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wire_name().unwrap_or("None"))
+    }
+}
+
+/// The settings of `New-PSSessionOption` this library implements. Defaults are PowerShell's.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// Longest a single WS-Man operation may take (`-OperationTimeout`, 3 minutes). A Receive that sees no data in
+    /// this time is answered with a timeout fault and simply repeated.
+    pub operation_timeout: Duration,
+    /// Longest to wait for the connection and the session to open (`-OpenTimeout`, 3 minutes).
+    pub open_timeout: Duration,
+    /// How long the server keeps a disconnected session (`-IdleTimeout`); `None` = the server's default.
+    pub idle_timeout: Option<Duration>,
+    /// Output buffering while disconnected (`-OutputBufferingMode`).
+    pub output_buffering_mode: OutputBufferingMode,
+    /// Redirects followed at most (`-MaximumRedirection`, 5); only with [`SessionOptions::allow_redirection`].
+    pub maximum_connection_redirection_count: u32,
+    /// Follow redirects (`-AllowRedirection`).
+    pub allow_redirection: bool,
+    /// Do not verify the certificate chain (`-SkipCACheck`).
+    pub skip_ca_check: bool,
+    /// Do not verify the certificate's host name (`-SkipCNCheck`).
+    pub skip_cn_check: bool,
+    /// Send unencrypted bodies over HTTP (`-NoEncryption`); needed for Basic over HTTP.
+    pub no_encryption: bool,
+    /// `wsmv:DataLocale` (`-Culture`), `en-US` by default.
+    pub culture: String,
+    /// `wsman:Locale` (`-UICulture`), `en-US` by default.
+    pub ui_culture: String,
+    /// Largest single object received (`-MaximumReceivedObjectSizeMB`, 200 MiB).
+    pub maximum_received_object_size: usize,
+    /// Most data received per command (`-MaximumReceivedDataSizePerCommandMB`); `None` = unlimited.
+    pub maximum_received_data_size_per_command: Option<usize>,
+    /// An HTTP proxy, `http://host:port`.
+    pub proxy: Option<String>,
+    /// `wsman:MaxEnvelopeSize` in bytes (512000, PowerShell's default for protocol 2.2+).
+    pub max_envelope_size: usize,
+    /// Extra PEM certificates to trust for HTTPS (tests, private CAs).
+    pub trusted_certificates_pem: Vec<Vec<u8>>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            operation_timeout: Duration::from_secs(180),
+            open_timeout: Duration::from_secs(180),
+            idle_timeout: None,
+            output_buffering_mode: OutputBufferingMode::None,
+            maximum_connection_redirection_count: 5,
+            allow_redirection: false,
+            skip_ca_check: false,
+            skip_cn_check: false,
+            no_encryption: false,
+            culture: "en-US".to_owned(),
+            ui_culture: "en-US".to_owned(),
+            maximum_received_object_size: 200 << 20,
+            maximum_received_data_size_per_command: None,
+            proxy: None,
+            max_envelope_size: 512_000,
+            trusted_certificates_pem: Vec::new(),
+        }
+    }
+}
+
+impl SessionOptions {
+    /// The HTTP transport settings these options imply.
+    pub fn transport_options(&self) -> Result<TransportOptions, Error> {
+        let mut tls = TlsOptions::default();
+        tls.skip_ca_check = self.skip_ca_check;
+        tls.skip_cn_check = self.skip_cn_check;
+        for pem in &self.trusted_certificates_pem {
+            tls.trust_pem(pem).map_err(|e| Error::InvalidOption(format!("trusted certificate: {e}")))?;
+        }
+        let mut options = TransportOptions::default();
+        options.tls = tls;
+        options.connect_timeout = self.open_timeout;
+        options.request_timeout = self.operation_timeout + Duration::from_secs(30);
+        options.allow_redirection = self.allow_redirection;
+        options.max_redirections =
+            Some(if self.allow_redirection { self.maximum_connection_redirection_count } else { 0 });
+        options.proxy = match &self.proxy {
+            Some(proxy) => {
+                Some(EndpointUri::from_connection_uri(proxy).map_err(|e| Error::InvalidOption(format!("proxy: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(options)
+    }
+}
+
+/// Where the sessions are: `-ComputerName` (+ `-Port`, `-UseSSL`, `-ApplicationName`) or `-ConnectionUri`, and the
+/// session configuration (`-ConfigurationName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTarget {
+    endpoint: EndpointUri,
+    computer_name: String,
+    configuration_name: String,
+}
+
+impl ConnectionTarget {
+    /// `-ComputerName name [-Port p] [-UseSSL] [-ApplicationName app]`.
+    pub fn computer_name(
+        computer_name: &str,
+        port: Option<u16>,
+        use_ssl: bool,
+        application_name: Option<&str>,
+    ) -> Result<Self, Error> {
+        let endpoint = EndpointUri::from_computer_name(computer_name, port, use_ssl, application_name)
+            .map_err(|e| Error::InvalidTarget(e.to_string()))?;
+        Ok(ConnectionTarget {
+            endpoint,
+            computer_name: computer_name.trim().to_owned(),
+            configuration_name: DEFAULT_CONFIGURATION_NAME.to_owned(),
+        })
+    }
+
+    /// `-ConnectionUri uri`.
+    pub fn connection_uri(uri: &str) -> Result<Self, Error> {
+        let endpoint = EndpointUri::from_connection_uri(uri).map_err(|e| Error::InvalidTarget(e.to_string()))?;
+        let computer_name = endpoint.host().to_owned();
+        Ok(ConnectionTarget { endpoint, computer_name, configuration_name: DEFAULT_CONFIGURATION_NAME.to_owned() })
+    }
+
+    /// Sets `-ConfigurationName`; a name without the `http://schemas.microsoft.com/powershell/` prefix gets it.
+    pub fn with_configuration_name(mut self, name: &str) -> Self {
+        let name = name.trim();
+        self.configuration_name = match name.strip_prefix(RESOURCE_URI_PREFIX) {
+            Some(short) => short.to_owned(),
+            None if name.is_empty() => DEFAULT_CONFIGURATION_NAME.to_owned(),
+            None if name.contains("://") => name.to_owned(),
+            None => name.to_owned(),
+        };
+        self
+    }
+
+    /// Replaces the computer name shown for sessions (e.g. the name a stored session was found under).
+    pub fn with_display_computer_name(mut self, computer_name: &str) -> Self {
+        self.computer_name = computer_name.trim().to_owned();
+        self
+    }
+
+    /// The endpoint address.
+    pub fn endpoint(&self) -> &EndpointUri {
+        &self.endpoint
+    }
+
+    /// The computer name as the user gave it (the host of a ConnectionUri).
+    pub fn computer_name_str(&self) -> &str {
+        &self.computer_name
+    }
+
+    /// The configuration name without the prefix (`Microsoft.PowerShell`), or a full foreign URI.
+    pub fn configuration_name(&self) -> &str {
+        &self.configuration_name
+    }
+
+    /// The `wsman:ResourceURI` of the configuration.
+    pub fn resource_uri(&self) -> String {
+        if self.configuration_name.contains("://") {
+            self.configuration_name.clone()
+        } else {
+            format!("{RESOURCE_URI_PREFIX}{}", self.configuration_name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_name_gets_the_prefix_once() {
+        let t = ConnectionTarget::computer_name("server01", None, false, None).expect("target");
+        assert_eq!(t.resource_uri(), "http://schemas.microsoft.com/powershell/Microsoft.PowerShell");
+        let t = t.with_configuration_name("ITTasks");
+        assert_eq!(t.configuration_name(), "ITTasks");
+        assert_eq!(t.resource_uri(), "http://schemas.microsoft.com/powershell/ITTasks");
+        let t = t.with_configuration_name("http://schemas.microsoft.com/powershell/Microsoft.PowerShell32");
+        assert_eq!(t.configuration_name(), "Microsoft.PowerShell32");
+        assert_eq!(t.endpoint().to_string(), "http://server01:5985/wsman");
+    }
+
+    #[test]
+    fn connection_uri_and_ssl_ports() {
+        let t = ConnectionTarget::computer_name("srv", Some(0), true, None).expect("target");
+        assert_eq!(t.endpoint().port(), 5986);
+        let t = ConnectionTarget::connection_uri("https://srv.example/").expect("uri");
+        assert_eq!(t.endpoint().to_string(), "https://srv.example:443/wsman");
+        assert_eq!(t.computer_name_str(), "srv.example");
+        assert!(ConnectionTarget::connection_uri("ftp://x").is_err());
+    }
+
+    #[test]
+    fn buffering_mode_names() {
+        assert_eq!(OutputBufferingMode::from_name("drop"), Some(OutputBufferingMode::Drop));
+        assert_eq!(OutputBufferingMode::Block.wire_name(), Some("Block"));
+        assert_eq!(OutputBufferingMode::None.wire_name(), None);
+        assert_eq!(OutputBufferingMode::from_name("x"), None);
+    }
+
+    #[test]
+    fn transport_options_follow_session_options() {
+        let mut o = SessionOptions::default();
+        assert_eq!(o.transport_options().expect("ok").max_redirections, Some(0));
+        o.allow_redirection = true;
+        let t = o.transport_options().expect("ok");
+        assert_eq!(t.max_redirections, Some(5));
+        assert!(t.allow_redirection);
+    }
+}

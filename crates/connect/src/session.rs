@@ -1,0 +1,766 @@
+//! [`Session`]: one PSSession (a RunspacePool in a WS-Man shell) as seen by this client, with the operations of
+//! Invoke-Command, Disconnect-PSSession, Connect-PSSession (reconnect), Receive-PSSession and Remove-PSSession.
+//!
+//! State model of the help pages: [`SessionState`] (Opened, Disconnected, Broken, Closed) is relative to this
+//! client; [`Availability`] says whether the session can be used (Available), connected (None) or is held by
+//! another client or busy (Busy).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use pssession_psrp::client::{
+    ClientEvent, ClientRunspacePool, PipelineEvent, PipelineSpec, PsInvocationState, RunspacePoolState,
+};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_duration};
+use crate::error::Error;
+use crate::options::{MIN_IDLE_TIMEOUT, OutputBufferingMode};
+pub use crate::store::{Availability, SessionState};
+use pssession_wsman::envelope::{RequestBody, ResponseBody};
+use pssession_wsman::ops::{CommandLine, Connect, Disconnect, Reconnect, Send, Signal, SignalCode};
+use pssession_wsman::shell::{BufferMode, ShellProperties, ShellState};
+
+/// What the server reports about a session's shell (Create, Get, Enumerate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellInfo {
+    /// ShellId.
+    pub shell_id: Option<Uuid>,
+    /// Name.
+    pub name: Option<String>,
+    /// ResourceUri.
+    pub resource_uri: Option<String>,
+    /// Owner.
+    pub owner: Option<String>,
+    /// ClientIP.
+    pub client_ip: Option<String>,
+    /// State (`Connected`, `Disconnected`).
+    pub state: Option<String>,
+    /// IdleTimeOut.
+    pub idle_timeout: Option<Duration>,
+    /// MaxIdleTimeOut.
+    pub max_idle_timeout: Option<Duration>,
+    /// BufferMode.
+    pub buffer_mode: Option<String>,
+    /// ShellInactivity.
+    pub shell_inactivity: Option<Duration>,
+    /// ShellRunTime.
+    pub shell_run_time: Option<Duration>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// DataLocale.
+    pub data_locale: Option<String>,
+}
+
+impl ShellInfo {
+    /// What this library keeps of the shell properties the server reported.
+    pub fn from_properties(properties: &ShellProperties) -> Self {
+        let duration = |d: Option<pssession_wsman::duration::XsDuration>| d.map(|d| d.to_std());
+        ShellInfo {
+            shell_id: Uuid::parse_str(properties.shell_id.trim()).ok(),
+            name: properties.name.clone(),
+            resource_uri: properties.resource_uri.clone(),
+            owner: properties.owner.clone(),
+            client_ip: properties.client_ip.clone(),
+            state: properties.state.as_ref().map(|s| match s {
+                ShellState::Connected => "Connected".to_owned(),
+                ShellState::Disconnected => "Disconnected".to_owned(),
+                other => other.as_str().to_owned(),
+            }),
+            idle_timeout: duration(properties.idle_timeout),
+            max_idle_timeout: duration(properties.max_idle_timeout),
+            buffer_mode: properties.buffer_mode.map(|m| m.as_str().to_owned()),
+            shell_inactivity: duration(properties.shell_inactivity),
+            shell_run_time: duration(properties.shell_run_time),
+            locale: properties.locale.clone(),
+            data_locale: properties.data_locale.clone(),
+        }
+    }
+}
+
+/// A command (pipeline) of a session, as a command enumeration reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// CommandId.
+    pub command_id: Uuid,
+    /// CommandLine.
+    pub command_line: String,
+    /// CommandState (`Running`, `Done`, …).
+    pub state: String,
+}
+
+/// OperationTimeout of a keep-alive Receive.
+pub const KEEP_ALIVE_WAIT: Duration = Duration::from_secs(1);
+
+/// Longest the pool Receive after a Connect waits for APPLICATION_PRIVATE_DATA.
+pub const POST_CONNECT_RECEIVE_WAIT: Duration = Duration::from_secs(5);
+
+/// A session as Get-PSSession -ComputerName reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// InstanceId (= ShellId = RunspacePool id).
+    pub instance_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The computer, as the client named it.
+    pub computer_name: String,
+    /// ConfigurationName (without the prefix).
+    pub configuration_name: String,
+    /// State relative to this client.
+    pub state: SessionState,
+    /// Availability.
+    pub availability: Availability,
+    /// What the server reported about the shell.
+    pub shell: ShellInfo,
+    /// Commands (pipelines) of the session.
+    pub commands: Vec<CommandInfo>,
+}
+
+/// Which sessions Get-PSSession returns (`-Name`, `-InstanceId`, `-ConfigurationName`, `-State`). Empty lists
+/// match everything; names may use the `*` and `?` wildcards and ignore case, like PowerShell's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Names (wildcards allowed).
+    pub names: Vec<String>,
+    /// InstanceIds.
+    pub instance_ids: Vec<Uuid>,
+    /// Configuration names (wildcards allowed; the `http://schemas.microsoft.com/powershell/` prefix is optional).
+    pub configuration_names: Vec<String>,
+    /// State wanted (`-State`). Sessions listed from a computer are all `Disconnected` relative to this client, so
+    /// any other state selects none of them.
+    pub state: Option<SessionState>,
+    /// Availability wanted (`None` = connectable, `Busy` = connected to another client).
+    pub availability: Option<Availability>,
+}
+
+impl SessionFilter {
+    /// Whether `info` passes the filter.
+    pub fn matches(&self, info: &SessionInfo) -> bool {
+        (self.names.is_empty() || self.names.iter().any(|n| wildcard_match(n, &info.name)))
+            && (self.instance_ids.is_empty() || self.instance_ids.contains(&info.instance_id))
+            && (self.configuration_names.is_empty()
+                || self.configuration_names.iter().any(|c| {
+                    let c = c.strip_prefix(crate::options::RESOURCE_URI_PREFIX).unwrap_or(c);
+                    wildcard_match(c, &info.configuration_name)
+                }))
+            && self.state.is_none_or(|s| s == info.state)
+            && self.availability.is_none_or(|a| a == info.availability)
+    }
+}
+
+/// PowerShell-style wildcard matching (`*`, `?`), ignoring ASCII case.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// One event of one pipeline, as Receive-PSSession hands it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOutput {
+    /// The pipeline (WS-Man CommandId).
+    pub pipeline_id: Uuid,
+    /// What happened: output, a stream record, or a state change.
+    pub event: PipelineEvent,
+}
+
+/// One PSSession: a RunspacePool in a WS-Man shell, with the State (Opened, Disconnected, Broken, Closed) and
+/// Availability (Available, None, Busy) of the help pages.
+#[derive(Debug)]
+pub struct Session {
+    client: Client,
+    pool: ClientRunspacePool,
+    name: String,
+    state: SessionState,
+    availability: Availability,
+    shell: ShellInfo,
+    /// Pipeline events received while waiting for something else (e.g. during a pool Receive), delivered by the
+    /// next `receive`.
+    pending: VecDeque<PipelineOutput>,
+    last_activity: Instant,
+}
+
+impl Session {
+    pub(crate) fn new(client: Client, pool: ClientRunspacePool, name: String, shell: ShellInfo) -> Self {
+        Session {
+            client,
+            pool,
+            name,
+            state: SessionState::Opened,
+            availability: Availability::Available,
+            shell,
+            pending: VecDeque::new(),
+            last_activity: Instant::now(),
+        }
+    }
+
+    /// The session's InstanceId (ShellId).
+    pub fn instance_id(&self) -> Uuid {
+        self.pool.id()
+    }
+
+    /// The session's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// State relative to this client.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Availability.
+    pub fn availability(&self) -> Availability {
+        self.availability
+    }
+
+    /// The RunspacePool state machine.
+    pub fn runspace_pool(&self) -> &ClientRunspacePool {
+        &self.pool
+    }
+
+    /// What the server last reported about the shell.
+    pub fn shell(&self) -> &ShellInfo {
+        &self.shell
+    }
+
+    /// The client this session talks through.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A Get-PSSession row for this session.
+    pub fn info(&self) -> SessionInfo {
+        let mut commands: Vec<CommandInfo> = self
+            .pool
+            .pipelines()
+            .filter(|p| !p.state().is_finished())
+            .map(|p| CommandInfo { command_id: p.id(), command_line: String::new(), state: p.state().to_string() })
+            .collect();
+        commands.sort_by_key(|c| c.command_id);
+        SessionInfo {
+            instance_id: self.instance_id(),
+            name: self.name.clone(),
+            computer_name: self.client.target().computer_name_str().to_owned(),
+            configuration_name: self.client.target().configuration_name().to_owned(),
+            state: self.state,
+            availability: self.availability,
+            shell: self.shell.clone(),
+            commands,
+        }
+    }
+
+    fn require_opened(&self, operation: &'static str) -> Result<(), Error> {
+        if self.state == SessionState::Opened {
+            Ok(())
+        } else {
+            Err(Error::InvalidSessionState { name: self.name.clone(), operation, state: format!("{:?}", self.state) })
+        }
+    }
+
+    fn broken(&mut self, error: Error) -> Error {
+        if matches!(error, Error::SessionDisconnected { .. }) && self.pool.state() == RunspacePoolState::Opened {
+            // The server disconnected the session (the client stopped polling): it can be connected again.
+            let _ = self.pool.disconnect_completed();
+            self.state = SessionState::Disconnected;
+            self.availability = Availability::None;
+            return error;
+        }
+        if matches!(error, Error::Transport(_) | Error::Protocol(_) | Error::SessionNotFound { .. }) {
+            self.pool.set_broken();
+            self.state = SessionState::Broken;
+            self.availability = Availability::None;
+        }
+        error
+    }
+
+    fn handle_pool_events(&mut self, events: Vec<ClientEvent>) -> Result<(), Error> {
+        for event in events {
+            match event {
+                ClientEvent::Pipeline { pipeline_id, event } => {
+                    self.pending.push_back(PipelineOutput { pipeline_id, event });
+                }
+                ClientEvent::StateChanged { state: RunspacePoolState::Broken | RunspacePoolState::Closed, error } => {
+                    self.state = SessionState::Broken;
+                    self.availability = Availability::None;
+                    let reason =
+                        error.map(|e| e.to_string()).unwrap_or_else(|| "the server closed the RunspacePool".to_owned());
+                    return Err(Error::RunspacePool(reason));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends queued pool data (negotiation overflow, host responses) with Send on the `stdin`/`pr` streams.
+    pub(crate) async fn flush_pool_sends(&mut self) -> Result<(), Error> {
+        while self.pool.next_payload_target() == Some(Uuid::nil()) {
+            let Some(payload) = self.pool.next_payload() else { break };
+            let body = RequestBody::Send(Send::one("stdin", None, payload.data));
+            let resource_uri = self.client.target().resource_uri();
+            self.client.call(&resource_uri, Some(self.instance_id()), &[], body, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Receives on the pool until it is Opened (after Create), within OpenTimeout.
+    pub(crate) async fn wait_opened(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.client.options().open_timeout;
+        while self.pool.state() != RunspacePoolState::Opened {
+            if self.pool.state().is_final() {
+                return Err(Error::RunspacePool(format!("the RunspacePool is {}", self.pool.state())));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    operation: "opening the session",
+                    limit: self.client.options().open_timeout,
+                });
+            }
+            let outcome = self.client.receive(self.instance_id(), None, None).await?;
+            if let Some(response) = outcome {
+                for stream in response.streams {
+                    let events = self.pool.receive(stream.data)?;
+                    self.handle_pool_events(events)?;
+                }
+            }
+        }
+        self.last_activity = Instant::now();
+        Ok(())
+    }
+
+    /// The pool Connect of Connect-PSSession (new client session).
+    pub(crate) async fn connect_pool(&mut self, min_runspaces: i32, max_runspaces: i32) -> Result<(), Error> {
+        let connect_xml = self.pool.connect_payload(min_runspaces, max_runspaces)?;
+        let resource_uri = self.client.target().resource_uri();
+        let body =
+            RequestBody::Connect(Connect { command_id: None, connect_xml: Some(connect_xml), buffer_mode: None });
+        let id = self.instance_id();
+        let response = match self.client.call(&resource_uri, Some(id), &[], body, None).await {
+            Ok(response) => response,
+            Err(e) => {
+                let _ = self.pool.connect_refused();
+                self.state = SessionState::Disconnected;
+                return Err(map_fault(e, id, &self.name));
+            }
+        };
+        let ResponseBody::Connect(connected) = response else { return Err(unexpected("ConnectResponse")) };
+        let data = connected
+            .connect_response_xml
+            .ok_or_else(|| Error::MalformedResponse("ConnectResponse without connectResponseXml".to_owned()))?;
+        let events = self.pool.receive(data)?;
+        let private_data_received = events.iter().any(|e| matches!(e, ClientEvent::ApplicationPrivateData(_)));
+        self.handle_pool_events(events)?;
+        if self.pool.state() != RunspacePoolState::Opened {
+            self.pool.set_broken();
+            self.state = SessionState::Broken;
+            return Err(Error::RunspacePool(format!(
+                "the server's connect response left the RunspacePool {}",
+                self.pool.state()
+            )));
+        }
+        self.state = SessionState::Opened;
+        self.availability = Availability::Available;
+        // The server follows a Connect with APPLICATION_PRIVATE_DATA on the pool stream (protocol.md §3.3); fetch
+        // it, but do not wait a full OperationTimeout for a server that sends nothing.
+        let wait = self.client.options().operation_timeout.min(POST_CONNECT_RECEIVE_WAIT);
+        let outcome = if private_data_received { Ok(None) } else { self.client.receive(id, None, Some(wait)).await };
+        match outcome {
+            Ok(Some(response)) => {
+                for stream in response.streams {
+                    let events = self.pool.receive(stream.data)?;
+                    self.handle_pool_events(events)?;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err(self.broken(map_fault(e, id, &self.name))),
+        }
+        self.last_activity = Instant::now();
+        Ok(())
+    }
+
+    /// The per-command Connect of Connect-PSSession.
+    pub(crate) async fn connect_command(&mut self, command_id: Uuid) -> Result<(), Error> {
+        self.pool.adopt_pipeline(command_id)?;
+        let resource_uri = self.client.target().resource_uri();
+        let body = RequestBody::Connect(Connect {
+            command_id: Some(id_text(command_id)),
+            connect_xml: None,
+            buffer_mode: None,
+        });
+        let id = self.instance_id();
+        self.client.call(&resource_uri, Some(id), &[], body, None).await.map_err(|e| map_fault(e, id, &self.name))?;
+        self.pool.pipeline_connected(command_id)?;
+        self.availability = Availability::Busy;
+        Ok(())
+    }
+
+    /// Starts a pipeline (Command + Send for what does not fit) and returns its id; collect its output with
+    /// [`Session::receive_pipeline`] or [`Session::receive`].
+    pub async fn start(&mut self, spec: &PipelineSpec) -> Result<Uuid, Error> {
+        self.require_opened("invoke a command in")?;
+        let pipeline_id = self.client.next_id(crate::ids::IdPurpose::Pipeline);
+        self.pool.create_pipeline(pipeline_id, spec)?;
+        let first = self
+            .pool
+            .next_payload()
+            .ok_or_else(|| Error::MalformedResponse("nothing queued for the command".to_owned()))?;
+        let resource_uri = self.client.target().resource_uri();
+        let body = RequestBody::Command(CommandLine::powershell(
+            &id_text(pipeline_id),
+            Some(&spec.command_line()),
+            &first.data,
+        ));
+        let id = self.instance_id();
+        let result = self
+            .client
+            .call(
+                &resource_uri,
+                Some(id),
+                &[(pssession_wsman::header::option::SKIP_CMD_SHELL, "False", false)],
+                body,
+                None,
+            )
+            .await;
+        if let Err(e) = result {
+            self.pool.remove_pipeline(pipeline_id);
+            return Err(self.broken(map_fault(e, id, &self.name)));
+        }
+        while self.pool.next_payload_target() == Some(pipeline_id) {
+            let Some(payload) = self.pool.next_payload() else { break };
+            let body = RequestBody::Send(Send::one("stdin", Some(&id_text(pipeline_id)), payload.data));
+            self.client.call(&resource_uri, Some(id), &[], body, None).await?;
+        }
+        self.availability = Availability::Busy;
+        self.last_activity = Instant::now();
+        Ok(pipeline_id)
+    }
+
+    /// Runs `spec` and collects everything it produces, in order (Invoke-Command).
+    pub async fn invoke(&mut self, spec: &PipelineSpec) -> Result<Vec<PipelineOutput>, Error> {
+        let pipeline_id = self.start(spec).await?;
+        let mut out = Vec::new();
+        self.receive_pipeline(pipeline_id, |o| out.push(o)).await?;
+        Ok(out)
+    }
+
+    /// Invoke-Command -InDisconnectedSession: starts `spec`, then disconnects. Returns the pipeline id.
+    pub async fn invoke_disconnected(
+        &mut self,
+        spec: &PipelineSpec,
+        idle_timeout: Option<Duration>,
+        mode: OutputBufferingMode,
+    ) -> Result<Uuid, Error> {
+        let pipeline_id = self.start(spec).await?;
+        self.disconnect(idle_timeout, mode).await?;
+        Ok(pipeline_id)
+    }
+
+    /// Receives one pipeline's output until it finishes, handing every event to `sink` in arrival order; then
+    /// releases the command (Signal Terminate). Returns the final state.
+    pub async fn receive_pipeline(
+        &mut self,
+        pipeline_id: Uuid,
+        mut sink: impl FnMut(PipelineOutput),
+    ) -> Result<PsInvocationState, Error> {
+        self.require_opened("receive output from")?;
+        let state = self
+            .pool
+            .pipeline(pipeline_id)
+            .map(|p| p.state())
+            .ok_or(Error::Protocol(pssession_psrp::client::ClientError::UnknownPipeline(pipeline_id)))?;
+        // Events that arrived earlier for this pipeline come first.
+        let mut kept = VecDeque::new();
+        while let Some(output) = self.pending.pop_front() {
+            if output.pipeline_id == pipeline_id { sink(output) } else { kept.push_back(output) }
+        }
+        self.pending = kept;
+        let mut state = state;
+        let id = self.instance_id();
+        let mut done_seen = false;
+        let limit = self.client.options().maximum_received_data_size_per_command;
+        let mut received = 0usize;
+        while !state.is_finished() && !done_seen {
+            let outcome = match self.client.receive(id, Some(pipeline_id), None).await {
+                Ok(outcome) => outcome,
+                Err(e) => return Err(self.broken(map_fault(e, id, &self.name))),
+            };
+            self.last_activity = Instant::now();
+            let Some(response) = outcome else { continue };
+            for stream in response.streams {
+                received = received.saturating_add(stream.data.len());
+                if let Some(limit) = limit
+                    && received > limit
+                {
+                    return Err(Error::ReceivedDataLimitExceeded { pipeline_id, limit });
+                }
+                let events = self.pool.receive(stream.data).map_err(|e| self.broken(Error::Protocol(e)))?;
+                for event in events {
+                    match event {
+                        ClientEvent::Pipeline { pipeline_id: pid, event } if pid == pipeline_id => {
+                            if let PipelineEvent::State { state: s, .. } = &event {
+                                state = *s;
+                            }
+                            sink(PipelineOutput { pipeline_id: pid, event });
+                        }
+                        other => self.handle_pool_events(vec![other])?,
+                    }
+                }
+            }
+            if response.command_state.as_ref().is_some_and(|c| c.is_done()) {
+                done_seen = true;
+            }
+        }
+        // Release the command on the server, as PowerShell and pypsrp do after Done.
+        let resource_uri = self.client.target().resource_uri();
+        let body = RequestBody::Signal(Signal { command_id: Some(id_text(pipeline_id)), code: SignalCode::Terminate });
+        let _ = self.client.call(&resource_uri, Some(id), &[], body, None).await;
+        self.pool.remove_pipeline(pipeline_id);
+        if !self.pool.pipelines().any(|p| !p.state().is_finished()) {
+            self.availability = Availability::Available;
+        }
+        Ok(state)
+    }
+
+    /// Receive-PSSession: the output of every reattached or running pipeline, until each finishes, in arrival
+    /// order per pipeline.
+    pub async fn receive(&mut self) -> Result<Vec<PipelineOutput>, Error> {
+        self.require_opened("receive output from")?;
+        let mut ids: Vec<Uuid> = self.pool.pipelines().filter(|p| !p.state().is_finished()).map(|p| p.id()).collect();
+        ids.sort();
+        let mut out = Vec::new();
+        for id in ids {
+            self.receive_pipeline(id, |o| out.push(o)).await?;
+        }
+        out.extend(self.pending.drain(..));
+        Ok(out)
+    }
+
+    /// Stops a running pipeline (Signal `crtl_c`).
+    pub async fn stop(&mut self, pipeline_id: Uuid) -> Result<(), Error> {
+        self.require_opened("stop a command in")?;
+        self.pool.stop_started(pipeline_id)?;
+        let resource_uri = self.client.target().resource_uri();
+        let body =
+            RequestBody::Signal(Signal { command_id: Some(id_text(pipeline_id)), code: SignalCode::PowerShellStop });
+        let id = self.instance_id();
+        self.client.call(&resource_uri, Some(id), &[], body, None).await.map_err(|e| map_fault(e, id, &self.name))?;
+        Ok(())
+    }
+
+    /// Disconnect-PSSession. `idle_timeout` must be at least 60 seconds and at most the server's MaxIdleTimeout;
+    /// `None` keeps the server's value. Disconnecting a session that is not Opened does nothing.
+    pub async fn disconnect(&mut self, idle_timeout: Option<Duration>, mode: OutputBufferingMode) -> Result<(), Error> {
+        if self.state != SessionState::Opened {
+            return Ok(());
+        }
+        if let Some(idle) = idle_timeout {
+            let maximum = self.shell.max_idle_timeout;
+            if idle < MIN_IDLE_TIMEOUT || maximum.is_some_and(|max| idle > max) {
+                return Err(Error::InvalidIdleTimeout { requested: idle, maximum });
+            }
+        }
+        self.pool.disconnect_started()?;
+        let resource_uri = self.client.target().resource_uri();
+        let buffer_mode = match mode {
+            OutputBufferingMode::None => None,
+            OutputBufferingMode::Block => Some(BufferMode::Block),
+            OutputBufferingMode::Drop => Some(BufferMode::Drop),
+        };
+        let body = RequestBody::Disconnect(Disconnect { idle_timeout: idle_timeout.map(xs_duration), buffer_mode });
+        let id = self.instance_id();
+        if let Err(e) = self.client.call(&resource_uri, Some(id), &[], body, None).await {
+            return Err(self.broken(map_fault(e, id, &self.name)));
+        }
+        self.pool.disconnect_completed()?;
+        if let Some(idle) = idle_timeout {
+            self.shell.idle_timeout = Some(idle);
+        }
+        if let Some(mode) = mode.wire_name() {
+            self.shell.buffer_mode = Some(mode.to_owned());
+        }
+        self.shell.state = Some("Disconnected".to_owned());
+        self.state = SessionState::Disconnected;
+        self.availability = Availability::None;
+        Ok(())
+    }
+
+    /// Connect-PSSession on a session this client disconnected: Reconnect (same client session) for the pool and
+    /// each disconnected pipeline. When the server says the shell is held by another client session, falls back to
+    /// the Connect path as PowerShell does: re-query, and Connect if the shell is Disconnected (else Busy).
+    /// A session that is already Opened is left alone without error; Broken or Closed sessions cannot be connected.
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
+        match self.state {
+            SessionState::Opened => return Ok(()),
+            SessionState::Broken | SessionState::Closed => {
+                return Err(Error::InvalidSessionState {
+                    name: self.name.clone(),
+                    operation: "connect",
+                    state: format!("{:?}", self.state),
+                });
+            }
+            SessionState::Disconnected => {}
+        }
+        let resource_uri = self.client.target().resource_uri();
+        let id = self.instance_id();
+        self.pool.reconnect_started()?;
+        let body = RequestBody::Reconnect(Reconnect { command_id: None, buffer_mode: None });
+        match self.client.call(&resource_uri, Some(id), &[], body, None).await {
+            Ok(_) => {
+                self.pool.reconnect_completed()?;
+                self.state = SessionState::Opened;
+                self.availability = Availability::Available;
+                let disconnected: Vec<Uuid> = self
+                    .pool
+                    .pipelines()
+                    .filter(|p| p.state() == PsInvocationState::Disconnected)
+                    .map(|p| p.id())
+                    .collect();
+                for pipeline_id in disconnected {
+                    let body =
+                        RequestBody::Reconnect(Reconnect { command_id: Some(id_text(pipeline_id)), buffer_mode: None });
+                    self.client
+                        .call(&resource_uri, Some(id), &[], body, None)
+                        .await
+                        .map_err(|e| map_fault(e, id, &self.name))?;
+                    self.pool.pipeline_connected(pipeline_id)?;
+                    self.availability = Availability::Busy;
+                }
+                self.last_activity = Instant::now();
+                Ok(())
+            }
+            Err(Error::Fault(fault)) if held_elsewhere(&fault) => {
+                self.pool.connect_refused()?;
+                self.connect_fallback().await
+            }
+            Err(e) => {
+                let _ = self.pool.connect_refused();
+                Err(self.broken(map_fault(e, id, &self.name)))
+            }
+        }
+    }
+
+    async fn connect_fallback(&mut self) -> Result<(), Error> {
+        let filter = SessionFilter { instance_ids: vec![self.instance_id()], ..SessionFilter::default() };
+        let found = self.client.get_sessions(&filter).await?;
+        let info = found.into_iter().next().ok_or(Error::SessionNotFound { instance_id: self.instance_id() })?;
+        if info.availability == Availability::Busy {
+            return Err(Error::SessionBusy { name: self.name.clone() });
+        }
+        let connected = self.client.connect(&info).await?;
+        *self = connected;
+        Ok(())
+    }
+
+    /// One short pool Receive so the server sees the client alive (Windows marks a pool whose client stopped
+    /// polling as Disconnected); pool events it returns are handled, pipeline events are kept for `receive`.
+    pub async fn keep_alive(&mut self, wait: Duration) -> Result<(), Error> {
+        self.require_opened("keep alive")?;
+        let id = self.instance_id();
+        let outcome = self.client.receive(id, None, Some(wait)).await.map_err(|e| map_fault(e, id, &self.name))?;
+        if let Some(response) = outcome {
+            for stream in response.streams {
+                let events = self.pool.receive(stream.data)?;
+                self.handle_pool_events(events)?;
+            }
+        }
+        self.last_activity = Instant::now();
+        Ok(())
+    }
+
+    /// Keeps the session alive while waiting for `until`: every `interval` without activity, one short pool
+    /// Receive ([`Session::keep_alive`]) tells the server the client is still there. Returns `until`'s output.
+    pub async fn keep_alive_until<F: std::future::Future>(
+        &mut self,
+        interval: Duration,
+        until: F,
+    ) -> Result<F::Output, Error> {
+        let interval = interval.max(Duration::from_millis(100));
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                output = &mut until => return Ok(output),
+                () = tokio::time::sleep(interval) => self.keep_alive(KEEP_ALIVE_WAIT).await?,
+            }
+        }
+    }
+
+    /// Time since the client last exchanged data for this session.
+    pub fn idle_for(&self) -> Duration {
+        self.last_activity.elapsed()
+    }
+
+    /// Remove-PSSession: deletes the shell and closes the session.
+    pub async fn remove(mut self) -> Result<(), Error> {
+        self.pool.close_started();
+        let id = self.instance_id();
+        let result = self.client.remove(id).await;
+        self.pool.close_completed();
+        self.state = SessionState::Closed;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_like_powershell() {
+        assert!(wildcard_match("IT*", "ITTask"));
+        assert!(wildcard_match("*task", "ITTask"));
+        assert!(wildcard_match("I?T*k", "ITTask"));
+        assert!(wildcard_match("*", ""));
+        assert!(!wildcard_match("IT", "ITTask"));
+        assert!(!wildcard_match("?", ""));
+    }
+
+    #[test]
+    fn filters_like_get_pssession() {
+        let info = SessionInfo {
+            instance_id: Uuid::from_u128(5),
+            name: "ITTask".to_owned(),
+            computer_name: "s".to_owned(),
+            configuration_name: "ITTasks".to_owned(),
+            state: SessionState::Disconnected,
+            availability: Availability::Busy,
+            shell: ShellInfo::default(),
+            commands: Vec::new(),
+        };
+        assert!(SessionFilter::default().matches(&info));
+        let f = |filter: SessionFilter| filter.matches(&info);
+        assert!(f(SessionFilter {
+            configuration_names: vec!["http://schemas.microsoft.com/powershell/IT*".to_owned()],
+            ..Default::default()
+        }));
+        assert!(!f(SessionFilter {
+            configuration_names: vec!["Microsoft.PowerShell".to_owned()],
+            ..Default::default()
+        }));
+        assert!(f(SessionFilter { instance_ids: vec![Uuid::from_u128(5)], ..Default::default() }));
+        assert!(!f(SessionFilter { instance_ids: vec![Uuid::from_u128(6)], ..Default::default() }));
+        assert!(f(SessionFilter { state: Some(SessionState::Disconnected), ..Default::default() }));
+        assert!(!f(SessionFilter { state: Some(SessionState::Opened), ..Default::default() }));
+        assert!(!f(SessionFilter { availability: Some(Availability::None), ..Default::default() }));
+        assert!(f(SessionFilter { names: vec!["x".to_owned(), "itt?sk".to_owned()], ..Default::default() }));
+    }
+}

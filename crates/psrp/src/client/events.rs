@@ -1,0 +1,164 @@
+//! What the client state machines report: [`ClientEvent`] for the pool, [`PipelineEvent`] for one pipeline.
+
+use std::fmt;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::client::bodies::{self, SessionCapability};
+use crate::client::state::{PsInvocationState, RunspacePoolState};
+
+/// One serialized object as received (UTF-8 CLIXML, BOM removed), kept as bytes so nothing is parsed that the
+/// caller does not look at. [`Clixml::to_display_string`] renders it the way PowerShell's default formatting
+/// shows simple values; [`Clixml::property`] reads one named property.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Clixml(Bytes);
+
+impl Clixml {
+    /// Wraps CLIXML bytes, which must be UTF-8.
+    pub fn new(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Clixml(bytes))
+    }
+
+    /// The CLIXML text.
+    pub fn as_str(&self) -> &str {
+        // Checked in `new`; an invalid value cannot be built.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The CLIXML bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The text of the first property named `name` (`<… N="name">text</…>`), entity- and `_xHHHH_`-decoded.
+    pub fn property(&self, name: &str) -> Option<String> {
+        bodies::property_text(self.as_str(), name)
+    }
+
+    /// A one-line rendering: the value of a primitive (`<S>a</S>` → `a`), the `ToString` of an object, the message
+    /// of an error/informational record, or the raw CLIXML as a last resort.
+    pub fn to_display_string(&self) -> String {
+        bodies::display_string(self.as_str())
+    }
+}
+
+impl fmt::Debug for Clixml {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Clixml").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for Clixml {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_display_string())
+    }
+}
+
+/// The error a state message carried (`ExceptionAsErrorRecord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteError {
+    /// The exception's message.
+    pub message: String,
+    /// The error record's `FullyQualifiedErrorId`, when present.
+    pub fully_qualified_error_id: Option<String>,
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.fully_qualified_error_id {
+            Some(id) => write!(f, "{} ({id})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A host method call from the server (RUNSPACEPOOL_HOST_CALL / PIPELINE_HOST_CALL, MS-PSRP 2.2.2.27).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCall {
+    /// The call id (`ci`); -100 for calls that expect no answer.
+    pub call_id: i64,
+    /// The method identifier (`mi`, MS-PSRP 2.2.3.17).
+    pub method_id: i32,
+    /// The method's name (`mi`'s ToString, e.g. `WriteLine2`).
+    pub method_name: String,
+    /// The whole body.
+    pub body: Clixml,
+}
+
+/// Something the server told the RunspacePool.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// SESSION_CAPABILITY: the server's versions (already checked for compatibility).
+    SessionCapability(SessionCapability),
+    /// RUNSPACEPOOL_INIT_DATA (after a Connect).
+    RunspacePoolInitData {
+        /// Minimum runspaces as the server reports them.
+        min_runspaces: i32,
+        /// Maximum runspaces as the server reports them.
+        max_runspaces: i32,
+    },
+    /// APPLICATION_PRIVATE_DATA (the server's PSVersionTable and more).
+    ApplicationPrivateData(Clixml),
+    /// The pool's state changed.
+    StateChanged {
+        /// The new state.
+        state: RunspacePoolState,
+        /// The reason, for Broken/Closed with an error.
+        error: Option<RemoteError>,
+    },
+    /// A host call on the pool's host.
+    HostCall(HostCall),
+    /// RUNSPACE_AVAILABILITY, the answer to SET_MIN/MAX or GET_AVAILABLE_RUNSPACES.
+    RunspaceAvailability {
+        /// `SetMinMaxRunspacesResponse`: a count or a Boolean (true = 1).
+        response: i64,
+        /// The call id it answers.
+        call_id: i64,
+    },
+    /// USER_EVENT.
+    UserEvent(Clixml),
+    /// Something for a pipeline.
+    Pipeline {
+        /// Which pipeline.
+        pipeline_id: Uuid,
+        /// What happened.
+        event: PipelineEvent,
+    },
+    /// A message this client does not act on (the pre-2.4 session-key exchange).
+    Unhandled {
+        /// Its type.
+        message_type: crate::message::MessageType,
+    },
+}
+
+/// Something the server told one pipeline.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PipelineEvent {
+    /// PIPELINE_OUTPUT: one output object.
+    Output(Clixml),
+    /// ERROR_RECORD.
+    Error(Clixml),
+    /// WARNING_RECORD.
+    Warning(Clixml),
+    /// VERBOSE_RECORD.
+    Verbose(Clixml),
+    /// DEBUG_RECORD.
+    Debug(Clixml),
+    /// INFORMATION_RECORD.
+    Information(Clixml),
+    /// PROGRESS_RECORD.
+    Progress(Clixml),
+    /// PIPELINE_HOST_CALL.
+    HostCall(HostCall),
+    /// PIPELINE_STATE.
+    State {
+        /// The new state.
+        state: PsInvocationState,
+        /// The reason for Failed (or Stopped).
+        error: Option<RemoteError>,
+    },
+}

@@ -1,0 +1,505 @@
+//! [`ClientRunspacePool`]: the client side of one RunspacePool (MS-PSRP 3.1.4 / 3.1.5, client role).
+//!
+//! The machine does no I/O. Its owner (the async library, a test, a trace replayer) moves bytes:
+//!
+//! * outgoing: [`ClientRunspacePool::creation_payload`] (the `creationXml` of Create),
+//!   [`ClientRunspacePool::connect_payload`] (the `connectXml` of Connect), and [`ClientRunspacePool::next_payload`]
+//!   for everything queued afterwards (CREATE_PIPELINE for Command's `Arguments`, input and host responses for Send);
+//! * incoming: [`ClientRunspacePool::receive`] with the decoded bytes of each `rsp:Stream`, pool-level or pipeline-level
+//!   alike; it returns typed [`ClientEvent`]s;
+//! * WS-Man outcomes that carry no PSRP data (Disconnect, Reconnect, a transport failure) are reported with the
+//!   `*_started` / `*_completed` / [`ClientRunspacePool::set_broken`] methods, which apply the state transitions of
+//!   MS-PSRP 3.1.5.3.14–3.1.5.3.18.
+//!
+//! State model (MS-PSRP 2.2.3.4): Create path `BeforeOpen → NegotiationSent → NegotiationSucceeded → Opened`
+//! (the last on RUNSPACEPOOL_STATE Opened); Connect path `BeforeOpen|Disconnected → Connecting →
+//! NegotiationSucceeded → Opened` (the last on RUNSPACEPOOL_INIT_DATA, since Windows sends no pool state after a
+//! Connect); Disconnect `Opened → Disconnected`; Reconnect `Disconnected → Connecting → Opened`; any failure
+//! `→ Broken`; Close `→ Closing → Closed`.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use uuid::Uuid;
+
+use crate::client::bodies::{self, ProtocolVersion};
+use crate::client::error::ClientError;
+use crate::client::events::{ClientEvent, PipelineEvent, RemoteError};
+use crate::client::pipeline::{ClientPipeline, PipelineSpec};
+use crate::client::state::{PsInvocationState, RunspacePoolState};
+use crate::defragment::{Defragmenter, DefragmenterLimits};
+use crate::fragment::FRAGMENT_HEADER_LEN;
+use crate::fragmenter::{Fragmenter, MIN_FRAGMENT_SIZE, Payload};
+use crate::message::{Destination, Message, MessageType};
+
+/// Bytes of a WS-Man envelope reserved for everything but the base64 payload (headers, body elements, selectors).
+pub const ENVELOPE_OVERHEAD: usize = 2048;
+
+/// The smallest MaxEnvelopeSize the client works with; WS-Man itself refuses anything below 8192 (MS-WSMV 3.1.4.1.7).
+pub const MIN_MAX_ENVELOPE_SIZE: usize = 8192;
+
+/// The payload (raw fragment bytes, before base64) one envelope of `max_envelope_size` bytes can carry: the space
+/// left after [`ENVELOPE_OVERHEAD`], times 3/4 for base64 (protocol.md §5.5; pypsrp's formula).
+pub fn payload_budget(max_envelope_size: usize) -> usize {
+    let usable = max_envelope_size.max(MIN_MAX_ENVELOPE_SIZE).saturating_sub(ENVELOPE_OVERHEAD);
+    usable / 4 * 3
+}
+
+/// Settings of a client RunspacePool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunspacePoolConfig {
+    /// Minimum runspaces (a PSSession uses 1).
+    pub min_runspaces: i32,
+    /// Maximum runspaces (a PSSession uses 1).
+    pub max_runspaces: i32,
+    /// The negotiated `wsman:MaxEnvelopeSize`, which bounds fragment and payload sizes.
+    pub max_envelope_size: usize,
+    /// The protocol version announced in SESSION_CAPABILITY (2.3, as PowerShell 5.1–7.5).
+    pub protocol_version: ProtocolVersion,
+    /// Limits on what the server can make the client buffer.
+    pub limits: DefragmenterLimits,
+}
+
+impl Default for RunspacePoolConfig {
+    fn default() -> Self {
+        RunspacePoolConfig {
+            min_runspaces: 1,
+            max_runspaces: 1,
+            max_envelope_size: 512_000,
+            protocol_version: ProtocolVersion::CLIENT,
+            limits: DefragmenterLimits::default(),
+        }
+    }
+}
+
+impl RunspacePoolConfig {
+    /// The configuration of a PSSession (one runspace) with this MaxEnvelopeSize.
+    pub fn with_max_envelope_size(max_envelope_size: usize) -> Self {
+        RunspacePoolConfig { max_envelope_size, ..RunspacePoolConfig::default() }
+    }
+}
+
+/// The client side of one RunspacePool: see the [`client`](crate::client) module for the state model and how bytes
+/// move in and out.
+#[derive(Debug)]
+pub struct ClientRunspacePool {
+    id: Uuid,
+    config: RunspacePoolConfig,
+    state: RunspacePoolState,
+    fragmenter: Fragmenter,
+    defragmenter: Defragmenter,
+    pipelines: HashMap<Uuid, ClientPipeline>,
+    server_capability: Option<bodies::SessionCapability>,
+    runspaces: Option<(i32, i32)>,
+}
+
+impl ClientRunspacePool {
+    /// A pool with this InstanceId (which becomes the ShellId) that has not been opened.
+    pub fn new(id: Uuid, config: RunspacePoolConfig) -> Result<Self, ClientError> {
+        let fragment_size = payload_budget(config.max_envelope_size).max(MIN_FRAGMENT_SIZE);
+        let fragmenter = Fragmenter::new(fragment_size)?;
+        let defragmenter = Defragmenter::with_limits(config.limits);
+        Ok(ClientRunspacePool {
+            id,
+            config,
+            state: RunspacePoolState::BeforeOpen,
+            fragmenter,
+            defragmenter,
+            pipelines: HashMap::new(),
+            server_capability: None,
+            runspaces: None,
+        })
+    }
+
+    /// The pool's InstanceId.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The current state.
+    pub fn state(&self) -> RunspacePoolState {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunspacePoolConfig {
+        &self.config
+    }
+
+    /// The server's SESSION_CAPABILITY, once received.
+    pub fn server_capability(&self) -> Option<&bodies::SessionCapability> {
+        self.server_capability.as_ref()
+    }
+
+    /// Min/max runspaces as last reported by RUNSPACEPOOL_INIT_DATA, or as configured.
+    pub fn runspaces(&self) -> (i32, i32) {
+        self.runspaces.unwrap_or((self.config.min_runspaces, self.config.max_runspaces))
+    }
+
+    /// The payload budget of one envelope.
+    pub fn payload_budget(&self) -> usize {
+        payload_budget(self.config.max_envelope_size)
+    }
+
+    /// A pipeline of this pool.
+    pub fn pipeline(&self, pipeline_id: Uuid) -> Option<&ClientPipeline> {
+        self.pipelines.get(&pipeline_id)
+    }
+
+    /// Every pipeline of this pool.
+    pub fn pipelines(&self) -> impl Iterator<Item = &ClientPipeline> {
+        self.pipelines.values()
+    }
+
+    /// Forgets a finished pipeline (after its command was signalled/terminated).
+    pub fn remove_pipeline(&mut self, pipeline_id: Uuid) -> Option<ClientPipeline> {
+        self.pipelines.remove(&pipeline_id)
+    }
+
+    fn require(&self, operation: &'static str, allowed: &[RunspacePoolState]) -> Result<(), ClientError> {
+        if allowed.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(ClientError::InvalidPoolState { operation, state: self.state })
+        }
+    }
+
+    fn pool_message(&self, message_type: MessageType, body: Bytes) -> Message {
+        Message::new(Destination::Server, message_type, self.id, Uuid::nil(), body)
+    }
+
+    /// Queues SESSION_CAPABILITY and INIT_RUNSPACEPOOL and returns the first payload, the content of
+    /// `creationXml` (to be base64-encoded). What does not fit stays queued for [`Self::next_payload`] (a Send on
+    /// the pool). `BeforeOpen → NegotiationSent`.
+    pub fn creation_payload(&mut self) -> Result<Bytes, ClientError> {
+        self.require("open the RunspacePool", &[RunspacePoolState::BeforeOpen])?;
+        let capability = bodies::client_session_capability(self.config.protocol_version);
+        let init = bodies::init_runspace_pool(self.config.min_runspaces, self.config.max_runspaces);
+        self.fragmenter.enqueue(&self.pool_message(MessageType::SessionCapability, capability));
+        self.fragmenter.enqueue(&self.pool_message(MessageType::InitRunspacePool, init));
+        let budget = self.payload_budget();
+        let payload = self.fragmenter.next_payload(budget).ok_or(ClientError::PayloadTooLarge { needed: 0, budget })?;
+        self.state = RunspacePoolState::NegotiationSent;
+        Ok(payload.data)
+    }
+
+    /// The `connectXml` payload: SESSION_CAPABILITY and CONNECT_RUNSPACEPOOL carrying the pool's original
+    /// `min`/`max` runspaces (as PowerShell sends them; pass what enumeration or the earlier session reported).
+    /// Both must fit one envelope. ObjectIds restart at 1 for the new client session.
+    /// `BeforeOpen | Disconnected → Connecting`.
+    pub fn connect_payload(&mut self, min_runspaces: i32, max_runspaces: i32) -> Result<Bytes, ClientError> {
+        self.require("connect to the RunspacePool", &[RunspacePoolState::BeforeOpen, RunspacePoolState::Disconnected])?;
+        let capability = bodies::client_session_capability(self.config.protocol_version);
+        let connect = bodies::connect_runspace_pool(min_runspaces, max_runspaces);
+        let capability = self.pool_message(MessageType::SessionCapability, capability).encode();
+        let connect = self.pool_message(MessageType::ConnectRunspacePool, connect).encode();
+        let needed = capability.len() + connect.len() + 2 * FRAGMENT_HEADER_LEN;
+        let budget = self.payload_budget();
+        if needed > budget
+            || capability.len() + FRAGMENT_HEADER_LEN > self.fragmenter.max_fragment_size()
+            || connect.len() + FRAGMENT_HEADER_LEN > self.fragmenter.max_fragment_size()
+        {
+            return Err(ClientError::PayloadTooLarge { needed, budget });
+        }
+        let mut fragmenter = Fragmenter::new(needed)?;
+        fragmenter.enqueue_encoded(Uuid::nil(), capability);
+        fragmenter.enqueue_encoded(Uuid::nil(), connect);
+        let mut out = BytesMut::with_capacity(needed);
+        while let Some(payload) = fragmenter.next_payload(needed) {
+            out.extend_from_slice(&payload.data);
+        }
+        // Later pool/pipeline messages of this client session continue after the two Connect objects.
+        self.fragmenter.set_next_object_id(fragmenter.next_object_id());
+        self.defragmenter.reset();
+        self.runspaces = Some((min_runspaces, max_runspaces));
+        self.state = RunspacePoolState::Connecting;
+        Ok(out.freeze())
+    }
+
+    /// The next queued payload (fragments for one target: the pool or one pipeline), at most one envelope's worth.
+    pub fn next_payload(&mut self) -> Option<Payload> {
+        let budget = self.payload_budget();
+        self.fragmenter.next_payload(budget)
+    }
+
+    /// The target of the next queued payload: [`Uuid::nil`] for the pool, else a pipeline id.
+    pub fn next_payload_target(&self) -> Option<Uuid> {
+        self.fragmenter.next_target()
+    }
+
+    /// Whether outgoing data is queued.
+    pub fn has_pending_payload(&self) -> bool {
+        !self.fragmenter.is_empty()
+    }
+
+    /// Creates a pipeline and queues its CREATE_PIPELINE message; fetch it with [`Self::next_payload`] and send the
+    /// first payload as the Command's `Arguments`, the rest with Send. Requires `Opened`.
+    pub fn create_pipeline(&mut self, pipeline_id: Uuid, spec: &PipelineSpec) -> Result<(), ClientError> {
+        self.require("create a pipeline", &[RunspacePoolState::Opened])?;
+        if self.pipelines.contains_key(&pipeline_id) {
+            return Err(ClientError::DuplicatePipeline(pipeline_id));
+        }
+        let body = bodies::create_pipeline(spec, self.runspaces().1.max(1))?;
+        let message = Message::new(Destination::Server, MessageType::CreatePipeline, self.id, pipeline_id, body);
+        self.fragmenter.enqueue(&message);
+        self.pipelines.insert(pipeline_id, ClientPipeline::new(pipeline_id, PsInvocationState::Running, spec.no_input));
+        Ok(())
+    }
+
+    /// Registers a pipeline that runs on the server but was started by another client (found by enumeration, to be
+    /// connected with a per-command Connect). Its state is `Disconnected` until [`Self::pipeline_connected`].
+    pub fn adopt_pipeline(&mut self, pipeline_id: Uuid) -> Result<(), ClientError> {
+        if self.pipelines.contains_key(&pipeline_id) {
+            return Err(ClientError::DuplicatePipeline(pipeline_id));
+        }
+        self.pipelines.insert(pipeline_id, ClientPipeline::new(pipeline_id, PsInvocationState::Disconnected, true));
+        Ok(())
+    }
+
+    /// Queues one input object (CLIXML) for a pipeline.
+    pub fn send_input(&mut self, pipeline_id: Uuid, clixml: Bytes) -> Result<(), ClientError> {
+        let pipeline = self.pipelines.get(&pipeline_id).ok_or(ClientError::UnknownPipeline(pipeline_id))?;
+        pipeline.require_input("send pipeline input")?;
+        let message = Message::new(Destination::Server, MessageType::PipelineInput, self.id, pipeline_id, clixml);
+        self.fragmenter.enqueue(&message);
+        Ok(())
+    }
+
+    /// Queues END_OF_PIPELINE_INPUT for a pipeline.
+    pub fn end_input(&mut self, pipeline_id: Uuid) -> Result<(), ClientError> {
+        let pipeline = self.pipelines.get_mut(&pipeline_id).ok_or(ClientError::UnknownPipeline(pipeline_id))?;
+        pipeline.require_input("close pipeline input")?;
+        pipeline.input_closed = true;
+        let message =
+            Message::new(Destination::Server, MessageType::EndOfPipelineInput, self.id, pipeline_id, Bytes::new());
+        self.fragmenter.enqueue(&message);
+        Ok(())
+    }
+
+    /// A stop request (Signal `powershell/signal/crtl_c`) was sent for a pipeline: `Running → Stopping`.
+    pub fn stop_started(&mut self, pipeline_id: Uuid) -> Result<(), ClientError> {
+        let pipeline = self.pipelines.get_mut(&pipeline_id).ok_or(ClientError::UnknownPipeline(pipeline_id))?;
+        if pipeline.state == PsInvocationState::Running {
+            pipeline.state = PsInvocationState::Stopping;
+        }
+        Ok(())
+    }
+
+    /// Feeds the decoded bytes of one `rsp:Stream` (pool or pipeline) and returns the events they complete.
+    ///
+    /// A framing error is fatal for the pool (MS-PSRP 3.1.5.1.2): the pool becomes `Broken` and the error is
+    /// returned.
+    pub fn receive(&mut self, stream_data: Bytes) -> Result<Vec<ClientEvent>, ClientError> {
+        let objects = match self.defragmenter.feed(stream_data) {
+            Ok(objects) => objects,
+            Err(e) => {
+                self.state = RunspacePoolState::Broken;
+                return Err(ClientError::Defragment(e));
+            }
+        };
+        let mut events = Vec::new();
+        for object in objects {
+            let message = Message::decode(object.data)?;
+            self.dispatch(message, &mut events)?;
+        }
+        Ok(events)
+    }
+
+    fn dispatch(&mut self, message: Message, events: &mut Vec<ClientEvent>) -> Result<(), ClientError> {
+        let message_type = message.message_type;
+        if message.destination != Destination::Client {
+            return Err(ClientError::Misaddressed { message_type, reason: "is addressed to the server" });
+        }
+        // The create path's SESSION_CAPABILITY carries an all-zero RPID on Windows (protocol.md §2.1).
+        if message.rpid != self.id && !message.rpid.is_nil() {
+            return Err(ClientError::Misaddressed { message_type, reason: "belongs to another RunspacePool" });
+        }
+        if !message.pid.is_nil() {
+            return self.dispatch_pipeline(message, events);
+        }
+        match message_type {
+            MessageType::SessionCapability => {
+                let capability = bodies::parse_session_capability(message.body())?;
+                if !capability.is_compatible() {
+                    self.state = RunspacePoolState::Broken;
+                    return Err(ClientError::ProtocolVersionMismatch {
+                        server: capability.protocol_version.to_string(),
+                        ps_version: capability.ps_version.to_string(),
+                    });
+                }
+                self.server_capability = Some(capability.clone());
+                events.push(ClientEvent::SessionCapability(capability));
+                if matches!(self.state, RunspacePoolState::NegotiationSent | RunspacePoolState::Connecting) {
+                    self.set_state(RunspacePoolState::NegotiationSucceeded, None, events);
+                }
+            }
+            MessageType::RunspacePoolInitData => {
+                let (min, max) = bodies::parse_runspace_pool_init_data(message.body())?;
+                self.runspaces = Some((min, max));
+                events.push(ClientEvent::RunspacePoolInitData { min_runspaces: min, max_runspaces: max });
+                if self.state == RunspacePoolState::NegotiationSucceeded {
+                    self.set_state(RunspacePoolState::Opened, None, events);
+                }
+            }
+            MessageType::ApplicationPrivateData => {
+                let data = bodies::parse_application_private_data(message.body())?;
+                events.push(ClientEvent::ApplicationPrivateData(data));
+            }
+            MessageType::RunspacePoolState => {
+                let (state, error) = bodies::parse_runspace_pool_state(message.body())?;
+                if state == RunspacePoolState::Broken || state == RunspacePoolState::Closed {
+                    for pipeline in self.pipelines.values_mut() {
+                        if !pipeline.state.is_finished() {
+                            pipeline.state = PsInvocationState::Failed;
+                        }
+                    }
+                }
+                self.set_state(state, error, events);
+            }
+            MessageType::RunspacePoolHostCall => {
+                let call = bodies::parse_host_call(message.body())?;
+                events.push(ClientEvent::HostCall(call));
+            }
+            MessageType::RunspaceAvailability => {
+                let (response, call_id) = bodies::parse_runspace_availability(message.body())?;
+                events.push(ClientEvent::RunspaceAvailability { response, call_id });
+            }
+            MessageType::UserEvent => {
+                events.push(ClientEvent::UserEvent(bodies::parse_value(message_type, message.body())?));
+            }
+            MessageType::EncryptedSessionKey | MessageType::PublicKeyRequest => {
+                events.push(ClientEvent::Unhandled { message_type });
+            }
+            _ => {
+                return Err(ClientError::Misaddressed {
+                    message_type,
+                    reason: "is not a message a server sends to a RunspacePool",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch_pipeline(&mut self, message: Message, events: &mut Vec<ClientEvent>) -> Result<(), ClientError> {
+        let message_type = message.message_type;
+        let pipeline_id = message.pid;
+        let Some(pipeline) = self.pipelines.get_mut(&pipeline_id) else {
+            return Err(ClientError::UnknownPipeline(pipeline_id));
+        };
+        let body = message.body();
+        let event = match message_type {
+            MessageType::PipelineOutput => PipelineEvent::Output(bodies::parse_value(message_type, body)?),
+            MessageType::ErrorRecord => PipelineEvent::Error(bodies::parse_value(message_type, body)?),
+            MessageType::WarningRecord => PipelineEvent::Warning(bodies::parse_value(message_type, body)?),
+            MessageType::VerboseRecord => PipelineEvent::Verbose(bodies::parse_value(message_type, body)?),
+            MessageType::DebugRecord => PipelineEvent::Debug(bodies::parse_value(message_type, body)?),
+            MessageType::InformationRecord => PipelineEvent::Information(bodies::parse_value(message_type, body)?),
+            MessageType::ProgressRecord => PipelineEvent::Progress(bodies::parse_value(message_type, body)?),
+            MessageType::PipelineHostCall => PipelineEvent::HostCall(bodies::parse_host_call(body)?),
+            MessageType::PipelineState => {
+                let (state, error) = bodies::parse_pipeline_state(body)?;
+                pipeline.state = state;
+                PipelineEvent::State { state, error }
+            }
+            _ => {
+                return Err(ClientError::Misaddressed {
+                    message_type,
+                    reason: "is not a message a server sends to a pipeline",
+                });
+            }
+        };
+        // Any data from a pipeline proves it runs again after a Connect/Reconnect.
+        if pipeline.state == PsInvocationState::Disconnected {
+            pipeline.state = PsInvocationState::Running;
+        }
+        events.push(ClientEvent::Pipeline { pipeline_id, event });
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: RunspacePoolState, error: Option<RemoteError>, events: &mut Vec<ClientEvent>) {
+        if self.state != state || error.is_some() {
+            self.state = state;
+            events.push(ClientEvent::StateChanged { state, error });
+        }
+    }
+
+    /// A Disconnect is about to be sent. Requires `Opened`.
+    pub fn disconnect_started(&mut self) -> Result<(), ClientError> {
+        self.require("disconnect", &[RunspacePoolState::Opened])
+    }
+
+    /// The server acknowledged Disconnect: the pool and its unfinished pipelines become `Disconnected`.
+    pub fn disconnect_completed(&mut self) -> Result<(), ClientError> {
+        self.require("complete a disconnect", &[RunspacePoolState::Opened])?;
+        self.state = RunspacePoolState::Disconnected;
+        for pipeline in self.pipelines.values_mut() {
+            if !pipeline.state.is_finished() {
+                pipeline.state = PsInvocationState::Disconnected;
+            }
+        }
+        Ok(())
+    }
+
+    /// A Reconnect (same client session) is about to be sent: `Disconnected → Connecting`.
+    pub fn reconnect_started(&mut self) -> Result<(), ClientError> {
+        self.require("reconnect", &[RunspacePoolState::Disconnected])?;
+        self.state = RunspacePoolState::Connecting;
+        // The first bytes after a reconnect may be the tail of an object begun before the disconnect.
+        self.defragmenter.resynchronise();
+        Ok(())
+    }
+
+    /// The server acknowledged Reconnect: `Connecting → Opened`. Pipelines stay `Disconnected` until each one is
+    /// reconnected ([`Self::pipeline_connected`]).
+    pub fn reconnect_completed(&mut self) -> Result<(), ClientError> {
+        self.require("complete a reconnect", &[RunspacePoolState::Connecting])?;
+        self.state = RunspacePoolState::Opened;
+        Ok(())
+    }
+
+    /// A Reconnect or Connect was refused by the server without damaging the session (e.g. it is connected to
+    /// another client): `Connecting → Disconnected`.
+    pub fn connect_refused(&mut self) -> Result<(), ClientError> {
+        self.require("abandon a connect", &[RunspacePoolState::Connecting, RunspacePoolState::NegotiationSucceeded])?;
+        self.state = RunspacePoolState::Disconnected;
+        Ok(())
+    }
+
+    /// A per-command Connect/Reconnect succeeded: the pipeline is `Running` again (until its state says otherwise).
+    pub fn pipeline_connected(&mut self, pipeline_id: Uuid) -> Result<(), ClientError> {
+        let pipeline = self.pipelines.get_mut(&pipeline_id).ok_or(ClientError::UnknownPipeline(pipeline_id))?;
+        if pipeline.state == PsInvocationState::Disconnected {
+            pipeline.state = PsInvocationState::Running;
+        }
+        Ok(())
+    }
+
+    /// Close (Delete) is about to be sent: `→ Closing`.
+    pub fn close_started(&mut self) {
+        if !self.state.is_final() {
+            self.state = RunspacePoolState::Closing;
+        }
+    }
+
+    /// The shell was deleted: `→ Closed`; unfinished pipelines become `Stopped`.
+    pub fn close_completed(&mut self) {
+        self.state = RunspacePoolState::Closed;
+        for pipeline in self.pipelines.values_mut() {
+            if !pipeline.state.is_finished() {
+                pipeline.state = PsInvocationState::Stopped;
+            }
+        }
+    }
+
+    /// The connection failed in a way that loses the session for this client: `→ Broken`; unfinished pipelines
+    /// become `Failed`.
+    pub fn set_broken(&mut self) {
+        self.state = RunspacePoolState::Broken;
+        for pipeline in self.pipelines.values_mut() {
+            if !pipeline.state.is_finished() {
+                pipeline.state = PsInvocationState::Failed;
+            }
+        }
+    }
+}
