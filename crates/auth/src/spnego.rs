@@ -242,6 +242,21 @@ impl SpnegoClient {
         }
     }
 
+    /// Whether the NTLM session keys exist (the AUTHENTICATE was produced), even if the acceptor's mechListMIC
+    /// has not been seen yet. CredSSP seals `pubKeyAuth` at exactly that point (MS-CSSP 3.1.5).
+    pub(crate) fn has_keys(&self) -> bool {
+        matches!(self.phase, Phase::AuthenticateSent | Phase::Complete)
+    }
+
+    /// Seals once the keys exist, before completion: only for CredSSP's `pubKeyAuth`, which travels with the
+    /// AUTHENTICATE. WinRM message encryption uses [`InitiatorContext::wrap`], which requires completion.
+    pub(crate) fn wrap_with_keys(&mut self, plaintext: &[u8]) -> Result<WrappedMessage, AuthError> {
+        if !self.has_keys() {
+            return Err(AuthError::InvalidState("wrap before the NTLM keys exist"));
+        }
+        self.ntlm.wrap(plaintext)
+    }
+
     fn advance(&mut self, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, AuthError> {
         match (self.phase, input) {
             (Phase::Initial, None) => {
