@@ -10,9 +10,12 @@
 use std::fmt;
 
 use bytes::Bytes;
+use pssession_auth::client_cert::MUTUAL_AUTHORIZATION;
+use pssession_auth::credssp::CredsspDelegation;
+use pssession_auth::digest::DigestClient;
 use pssession_auth::{
     AuthError, BasicClient, ChannelBindings, ClientAuth, Credentials, TransportSecurity, WrappedMessage,
-    negotiate_client,
+    credssp_delegating_credentials, negotiate_client,
 };
 use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
 use pssession_wsman::transport::{AuthStepError, ConnectionInfo, HttpAuthenticator, MessageEncryption};
@@ -28,7 +31,25 @@ pub enum AuthenticationMechanism {
     Basic,
     /// Negotiate (SPNEGO), with message encryption over plain HTTP.
     Negotiate,
+    /// CredSSP: **delegates the user's password to the server** (the server can then act as the user anywhere).
+    /// Use only with servers you trust as much as your own machine; PowerShell warns the same way.
+    CredSsp,
+    /// HTTP Digest (RFC 7616). The WinRM service itself does not accept it; a server that does not offer it gets a
+    /// plain error saying so.
+    Digest,
+    /// A TLS client certificate (`-CertificateThumbprint`): HTTPS only; the certificate itself goes into the
+    /// transport's TLS options, this sends WS-Man's `secprofile/https/mutual` Authorization value.
+    Certificate,
 }
+
+const ALL_MECHANISMS: [AuthenticationMechanism; 6] = [
+    AuthenticationMechanism::Default,
+    AuthenticationMechanism::Basic,
+    AuthenticationMechanism::Negotiate,
+    AuthenticationMechanism::CredSsp,
+    AuthenticationMechanism::Digest,
+    AuthenticationMechanism::Certificate,
+];
 
 impl AuthenticationMechanism {
     /// The name PowerShell uses for the value (`-Authentication Negotiate`).
@@ -37,14 +58,15 @@ impl AuthenticationMechanism {
             AuthenticationMechanism::Default => "Default",
             AuthenticationMechanism::Basic => "Basic",
             AuthenticationMechanism::Negotiate => "Negotiate",
+            AuthenticationMechanism::CredSsp => "CredSSP",
+            AuthenticationMechanism::Digest => "Digest",
+            AuthenticationMechanism::Certificate => "Certificate",
         }
     }
 
     /// Parses a PowerShell `-Authentication` value, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<Self> {
-        [AuthenticationMechanism::Default, AuthenticationMechanism::Basic, AuthenticationMechanism::Negotiate]
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(name))
+        ALL_MECHANISMS.into_iter().find(|m| m.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -92,11 +114,46 @@ pub struct WinrmAuthenticator {
 }
 
 struct Active {
-    context: Box<dyn ClientAuth>,
-    /// Whether bodies are sealed on this connection (a sealing mechanism over plain HTTP).
-    seals: bool,
-    /// Basic is stateless: its header goes on every request, not only the first.
-    basic_header: Option<Zeroizing<String>>,
+    context: Context,
+    /// The `multipart/encrypted` protocol when bodies are sealed on this connection (a sealing mechanism over
+    /// plain HTTP), `None` when they travel in clear.
+    seals: Option<EncryptionProtocol>,
+    /// Stateless schemes send a value on every request: Basic its header, a client certificate the mutual value.
+    every_request: Option<Zeroizing<String>>,
+}
+
+/// Digest needs its own type: every later request carries a fresh `nc`, which only `DigestClient` computes.
+enum Context {
+    Generic(Box<dyn ClientAuth>),
+    Digest(DigestClient),
+    /// Client-certificate authentication happens in TLS; nothing to exchange in HTTP.
+    Certificate,
+}
+
+impl Context {
+    fn client(&mut self) -> Option<&mut dyn ClientAuth> {
+        match self {
+            Context::Generic(c) => Some(c.as_mut()),
+            Context::Digest(c) => Some(c),
+            Context::Certificate => None,
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self {
+            Context::Generic(c) => c.scheme(),
+            Context::Digest(c) => c.scheme(),
+            Context::Certificate => "Certificate",
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        match self {
+            Context::Generic(c) => c.is_complete(),
+            Context::Digest(c) => c.is_complete(),
+            Context::Certificate => true,
+        }
+    }
 }
 
 impl fmt::Debug for WinrmAuthenticator {
@@ -114,26 +171,46 @@ impl WinrmAuthenticator {
         WinrmAuthenticator { options, active: None }
     }
 
+    fn spn(&self, connection: &ConnectionInfo) -> String {
+        self.options.service_principal_name.clone().unwrap_or_else(|| format!("HTTP/{}", connection.endpoint.host()))
+    }
+
     fn new_context(&self, connection: &ConnectionInfo) -> Result<Active, AuthError> {
         let tls = connection.is_tls();
         match self.options.mechanism {
             AuthenticationMechanism::Basic => {
                 let security = if tls { TransportSecurity::Tls } else { TransportSecurity::Plaintext };
                 let client = BasicClient::new(&self.options.credentials, security, self.options.allow_unencrypted)?;
-                Ok(Active { context: Box::new(client), seals: false, basic_header: None })
+                Ok(Active { context: Context::Generic(Box::new(client)), seals: None, every_request: None })
             }
             AuthenticationMechanism::Default | AuthenticationMechanism::Negotiate => {
                 let bindings = match &connection.peer_certificate {
                     Some(certificate) => Some(ChannelBindings::tls_server_end_point(certificate.as_ref())?),
                     None => None,
                 };
-                let spn = self
-                    .options
-                    .service_principal_name
-                    .clone()
-                    .unwrap_or_else(|| format!("HTTP/{}", connection.endpoint.host()));
-                let client = negotiate_client(self.options.credentials.clone(), Some(spn), bindings);
-                Ok(Active { context: Box::new(client), seals: !tls, basic_header: None })
+                let client = negotiate_client(self.options.credentials.clone(), Some(self.spn(connection)), bindings);
+                let seals = (!tls).then_some(EncryptionProtocol::Spnego);
+                Ok(Active { context: Context::Generic(Box::new(client)), seals, every_request: None })
+            }
+            AuthenticationMechanism::CredSsp => {
+                let client = credssp_delegating_credentials(
+                    self.options.credentials.clone(),
+                    Some(self.spn(connection)),
+                    CredsspDelegation::AllowFreshCredentials,
+                );
+                let seals = (!tls).then_some(EncryptionProtocol::CredSsp);
+                Ok(Active { context: Context::Generic(Box::new(client)), seals, every_request: None })
+            }
+            AuthenticationMechanism::Digest => {
+                let client = DigestClient::new(&self.options.credentials, "POST", connection.endpoint.path_and_query());
+                Ok(Active { context: Context::Digest(client), seals: None, every_request: None })
+            }
+            AuthenticationMechanism::Certificate => {
+                if !tls {
+                    return Err(AuthError::Unsupported("client certificate authentication needs HTTPS"));
+                }
+                let every_request = Some(Zeroizing::new(MUTUAL_AUTHORIZATION.to_owned()));
+                Ok(Active { context: Context::Certificate, seals: None, every_request })
             }
         }
     }
@@ -152,9 +229,12 @@ impl HttpAuthenticator for WinrmAuthenticator {
         let mechanism = self.options.mechanism;
         self.active = None;
         let mut active = self.new_context(connection).map_err(|e| step_error(mechanism, e))?;
-        let first = active.context.step(None).map_err(|e| step_error(mechanism, e))?;
+        let first = match active.context.client() {
+            Some(client) => client.step(None).map_err(|e| step_error(mechanism, e))?,
+            None => active.every_request.as_ref().map(|v| v.to_string()),
+        };
         if mechanism == AuthenticationMechanism::Basic {
-            active.basic_header = first.clone().map(Zeroizing::new);
+            active.every_request = first.clone().map(Zeroizing::new);
         }
         self.active = Some(active);
         Ok(first)
@@ -169,13 +249,21 @@ impl HttpAuthenticator for WinrmAuthenticator {
         let ours = www_authenticate.iter().find(|value| {
             value.split(|c: char| c == ',' || c.is_whitespace()).any(|token| token.eq_ignore_ascii_case(scheme))
         });
-        if status == 401 && ours.is_none() && !active.context.is_complete() && !www_authenticate.is_empty() {
+        // Digest explains its own absence (the WinRM service never offers it); others get the offer list.
+        let digest = matches!(active.context, Context::Digest(_));
+        if status == 401 && ours.is_none() && !digest && !active.context.is_complete() && !www_authenticate.is_empty() {
             return Err(AuthStepError::new(format!(
                 "the server does not accept {mechanism} authentication; it offers: {}",
                 www_authenticate.join(", ")
             )));
         }
-        match active.context.step(ours.map(String::as_str)) {
+        let Some(client) = active.context.client() else {
+            return Err(AuthStepError::new(
+                "the server refused the client certificate (no mapping to a user, or not trusted)",
+            ));
+        };
+        let input = if digest { www_authenticate.first() } else { ours };
+        match client.step(input.map(String::as_str)) {
             Ok(next) => Ok(next),
             Err(AuthError::Rejected) | Err(AuthError::LogonDenied) if status == 401 => Err(AuthStepError::new(
                 format!("{mechanism} authentication was rejected by the server: wrong user name or password"),
@@ -185,7 +273,14 @@ impl HttpAuthenticator for WinrmAuthenticator {
     }
 
     fn authorization(&mut self) -> Result<Option<String>, AuthStepError> {
-        Ok(self.active.as_ref().and_then(|a| a.basic_header.as_ref()).map(|h| h.to_string()))
+        let mechanism = self.options.mechanism;
+        match self.active.as_mut() {
+            Some(Active { context: Context::Digest(digest), .. }) if digest.is_complete() => {
+                digest.authorization().map(Some).map_err(|e| step_error(mechanism, e))
+            }
+            Some(active) => Ok(active.every_request.as_ref().map(|h| h.to_string())),
+            None => Ok(None),
+        }
     }
 
     fn is_established(&self) -> bool {
@@ -194,7 +289,7 @@ impl HttpAuthenticator for WinrmAuthenticator {
 
     fn encryption(&mut self) -> Option<&mut dyn MessageEncryption> {
         match self.active.as_mut() {
-            Some(active) if active.seals => Some(active),
+            Some(active) if active.seals.is_some() => Some(active),
             _ => None,
         }
     }
@@ -216,13 +311,16 @@ impl MessageSealer for Sealer<'_> {
 
 impl MessageEncryption for Active {
     fn encrypt(&mut self, envelope: &[u8]) -> Result<(String, Bytes), AuthStepError> {
-        let body = multipart::encrypt(&mut Sealer(self.context.as_mut()), EncryptionProtocol::Spnego, envelope)
+        let protocol = self.seals.ok_or_else(|| AuthStepError::new("this connection does not seal bodies"))?;
+        let client = self.context.client().ok_or_else(|| AuthStepError::new("no security context to seal with"))?;
+        let body = multipart::encrypt(&mut Sealer(client), protocol, envelope)
             .map_err(|e| AuthStepError::new(format!("message encryption failed: {e}")))?;
         Ok((body.content_type, Bytes::from(body.body)))
     }
 
     fn decrypt(&mut self, content_type: &str, body: Bytes) -> Result<Bytes, AuthStepError> {
-        let plain = multipart::decrypt(&mut Sealer(self.context.as_mut()), content_type, &body, &Limits::default())
+        let client = self.context.client().ok_or_else(|| AuthStepError::new("no security context to unseal with"))?;
+        let plain = multipart::decrypt(&mut Sealer(client), content_type, &body, &Limits::default())
             .map_err(|e| AuthStepError::new(format!("message decryption failed: {e}")))?;
         Ok(Bytes::from(plain))
     }

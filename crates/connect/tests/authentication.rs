@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions, WinrmAuthenticator};
+use pssession_auth::credssp::CredsspServer;
 use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, Credentials, NegotiateServer, ServerAuth,
     TransportSecurity, UserDatabase,
 };
 use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
 use pssession_wsman::transport::{ConnectionInfo, EndpointUri, HttpAuthenticator};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 fn users() -> Arc<UserDatabase> {
     let mut db = UserDatabase::new();
@@ -43,7 +44,7 @@ fn handshake(
     connection: &ConnectionInfo,
 ) -> Result<(), String> {
     let mut authorization = client.start(connection).map_err(|e| e.to_string())?;
-    for _ in 0..5 {
+    for _ in 0..10 {
         let value = authorization.ok_or("client sent no Authorization")?;
         match server.step(&value) {
             Ok(AcceptStep::Continue(challenge)) => {
@@ -162,5 +163,52 @@ fn mechanism_names_parse_like_powershell() {
     assert_eq!(AuthenticationMechanism::from_name("negotiate"), Some(AuthenticationMechanism::Negotiate));
     assert_eq!(AuthenticationMechanism::from_name("Basic"), Some(AuthenticationMechanism::Basic));
     assert_eq!(AuthenticationMechanism::from_name("Default"), Some(AuthenticationMechanism::Default));
+    assert_eq!(AuthenticationMechanism::from_name("credssp"), Some(AuthenticationMechanism::CredSsp));
+    assert_eq!(AuthenticationMechanism::from_name("Digest"), Some(AuthenticationMechanism::Digest));
     assert_eq!(AuthenticationMechanism::from_name("bogus"), None);
+}
+
+#[test]
+fn credssp_over_http_delegates_and_encrypts_with_the_credssp_protocol() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["server.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let private = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let mut server = CredsspServer::new(users(), vec![cert.der().clone()], private);
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::CredSsp, "Passw0rd!"));
+    handshake(&mut client, &mut server, &http()).unwrap();
+    assert_eq!(server.client_identity().unwrap().user, "alice");
+    let delegated = server.acceptor().unwrap().delegated_credentials().unwrap();
+    assert_eq!(delegated.user, "alice");
+
+    let envelope = vec![b'x'; 40_000];
+    let (content_type, body) = client.encryption().expect("CredSSP seals over HTTP").encrypt(&envelope).unwrap();
+    assert!(content_type.contains("HTTP-CredSSP-session-encrypted"), "{content_type}");
+    assert!(content_type.starts_with("multipart/x-multi-encrypted"), "40 kB is chunked: {content_type}");
+    let plain = multipart::decrypt(&mut ServerSealer(&mut server), &content_type, &body, &Limits::default()).unwrap();
+    assert_eq!(plain, envelope);
+}
+
+#[test]
+fn digest_against_winrm_says_plainly_that_winrm_does_not_accept_it() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Digest, "Passw0rd!"));
+    assert_eq!(client.start(&http()).unwrap(), None, "Digest sends its first request bare");
+    let error = client.challenge(401, &["Negotiate".to_owned(), "Kerberos".to_owned()]).unwrap_err().to_string();
+    assert!(error.contains("the WinRM service does not accept Digest"), "{error}");
+}
+
+#[test]
+fn client_certificates_need_https_and_send_the_mutual_value_on_every_request() {
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Certificate, ""));
+    let error = client.start(&http()).unwrap_err().to_string();
+    assert!(error.contains("HTTPS"), "{error}");
+
+    let key = rcgen::generate_simple_self_signed(vec!["server.test".to_owned()]).unwrap();
+    let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Certificate, ""));
+    let mutual = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+    let first = client.start(&https(CertificateDer::from(key.cert.der().to_vec()))).unwrap();
+    assert_eq!(first.as_deref(), Some(mutual));
+    assert!(client.is_established());
+    assert_eq!(client.authorization().unwrap().as_deref(), Some(mutual));
+    assert!(client.encryption().is_none());
+    assert!(client.challenge(401, &[]).is_err(), "a 401 means the certificate was refused");
 }
