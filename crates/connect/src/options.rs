@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use pssession_wsman::transport::{EndpointUri, TlsOptions, TransportOptions};
+use pssession_wsman::transport::{ClientCertificate, EndpointUri, TlsOptions, TransportOptions};
 
 use crate::error::Error;
 
@@ -89,6 +89,9 @@ pub struct SessionOptions {
     pub max_envelope_size: usize,
     /// Extra PEM certificates to trust for HTTPS (tests, private CAs).
     pub trusted_certificates_pem: Vec<Vec<u8>>,
+    /// The TLS client certificate of `-CertificateThumbprint` (with
+    /// [`crate::authentication::AuthenticationMechanism::Certificate`]); its key never appears in Debug output.
+    pub client_certificate: Option<ClientCertificate>,
 }
 
 impl Default for SessionOptions {
@@ -110,6 +113,7 @@ impl Default for SessionOptions {
             proxy: None,
             max_envelope_size: 512_000,
             trusted_certificates_pem: Vec::new(),
+            client_certificate: None,
         }
     }
 }
@@ -123,6 +127,7 @@ impl SessionOptions {
         for pem in &self.trusted_certificates_pem {
             tls.trust_pem(pem).map_err(|e| Error::InvalidOption(format!("trusted certificate: {e}")))?;
         }
+        tls.client_certificate = self.client_certificate.clone();
         let mut options = TransportOptions::default();
         options.tls = tls;
         options.connect_timeout = self.open_timeout;

@@ -158,6 +158,31 @@ fn passwords_are_never_arguments_and_connect_has_its_alias() {
     let _ = std::fs::remove_dir_all(state);
 }
 
+#[test]
+fn an_unknown_certificate_thumbprint_is_a_clear_error_before_any_connection() {
+    let state = tempdir("thumbprint");
+    let certificates = state.join("certificates");
+    std::fs::create_dir_all(&certificates).expect("certificate dir");
+    let thumbprint = "AA BB CC DD EE FF 00 11 22 33 44 55 66 77 88 99 AA BB CC DD";
+    let args = [
+        "get",
+        "--connection-uri",
+        "https://127.0.0.1:1/wsman",
+        "--certificate-thumbprint",
+        thumbprint,
+        "--certificate-directory",
+        certificates.to_str().expect("utf-8 path"),
+    ];
+    let out = run(&state, &args, None);
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--certificate-thumbprint"), "{stderr}");
+    assert!(!stderr.contains("connection refused") && !stderr.contains("Connection refused"), "{stderr}");
+    let out = run(&state, &["get", "--authentication", "Kerberos5", "--connection-uri", "https://x/wsman"], None);
+    assert!(text(&out.stderr).contains("CredSSP"), "the error lists what is supported: {}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(state);
+}
+
 fn tempdir(label: &str) -> std::path::PathBuf {
     let dir =
         std::env::temp_dir().join(format!("pssession-cli-{label}-{}-{}", std::process::id(), uuid::Uuid::new_v4()));

@@ -16,6 +16,8 @@ use crate::options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
 use crate::session::{SessionFilter, SessionInfo};
 use crate::store::{Availability, SessionRecord, SessionState, SessionStore};
 use crate::{Client, Error, PipelineEvent, PipelineOutput};
+use pssession_auth::client_cert::{CertificateCredential, default_certificate_directory};
+use pssession_wsman::transport::ClientCertificate;
 
 /// The environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "PSSESSION_PASSWORD";
@@ -59,9 +61,17 @@ pub struct ConnectionArgs {
     /// Read the password from the first line of standard input.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
-    /// Authentication mechanism (`-Authentication`): Default, Basic, Negotiate.
+    /// Authentication mechanism (`-Authentication`): Default, Basic, Negotiate, CredSSP (delegates your password
+    /// to the server: only for servers you trust like your own machine), Digest.
     #[arg(long, default_value = "Default")]
     pub authentication: String,
+    /// Authenticate with the client certificate of this SHA-1 thumbprint (`-CertificateThumbprint`), looked up
+    /// among the `*.pem`/`*.crt` files (certificate and key) of `--certificate-directory`. HTTPS only.
+    #[arg(long = "certificate-thumbprint", conflicts_with = "credential")]
+    pub certificate_thumbprint: Option<String>,
+    /// Where `--certificate-thumbprint` looks; default `$XDG_CONFIG_HOME/pssession/certificates/`.
+    #[arg(long = "certificate-directory")]
+    pub certificate_directory: Option<PathBuf>,
     /// Follow redirects (`-AllowRedirection`); only with `--connection-uri`.
     #[arg(long = "allow-redirection")]
     pub allow_redirection: bool,
@@ -136,14 +146,40 @@ impl ConnectionArgs {
                 .trusted_certificates_pem
                 .push(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
         }
+        if let Some(thumbprint) = &self.certificate_thumbprint {
+            let directory = match &self.certificate_directory {
+                Some(dir) => dir.clone(),
+                None => default_certificate_directory().map_err(|e| e.to_string())?,
+            };
+            let credential = CertificateCredential::find_by_thumbprint(&directory, thumbprint)
+                .map_err(|e| format!("--certificate-thumbprint {thumbprint}: {e}"))?;
+            let certificate = ClientCertificate::from_pem(
+                credential.certificate_pem().as_bytes(),
+                credential.private_key_pem().as_bytes(),
+            )
+            .map_err(|e| format!("--certificate-thumbprint {thumbprint}: {e}"))?;
+            options.client_certificate = Some(certificate);
+        }
         Ok(options)
     }
 
     /// The credentials: the user from `--credential`, the password from stdin, the environment or a prompt.
     pub fn authentication(&self, fallback_user: Option<&str>) -> Result<AuthenticationOptions, String> {
-        let mechanism = AuthenticationMechanism::from_name(&self.authentication).ok_or_else(|| {
-            format!("unsupported --authentication {:?} (Default, Basic, Negotiate)", self.authentication)
-        })?;
+        if self.certificate_thumbprint.is_some() {
+            let mut options =
+                AuthenticationOptions::new(AuthenticationMechanism::Certificate, Credentials::new("", ""));
+            options.allow_unencrypted = self.no_encryption;
+            return Ok(options);
+        }
+        let mechanism = AuthenticationMechanism::from_name(&self.authentication)
+            .filter(|m| *m != AuthenticationMechanism::Certificate)
+            .ok_or_else(|| {
+                format!(
+                    "unsupported --authentication {:?} (Default, Basic, Negotiate, CredSSP, Digest; \
+                     certificates: --certificate-thumbprint)",
+                    self.authentication
+                )
+            })?;
         let user = self
             .credential
             .as_deref()
