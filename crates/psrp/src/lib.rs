@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod clixml;
 pub mod defragment;
 pub mod fragment;
 pub mod fragmenter;

@@ -1,0 +1,831 @@
+//! The streaming CLIXML deserializer: XML events straight into [`PsValue`]s, no intermediate tree.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use uuid::Uuid;
+
+use crate::clixml::escape;
+use crate::clixml::primitive::{PrimitiveError, PsDateTime, PsDecimal, PsDuration, PsVersion, parse_float};
+use crate::clixml::value::{Container, PsObject, PsProgressRecord, PsProperty, PsValue};
+
+/// Bounds on what one document may make the deserializer allocate or do. Every bound is checked before the work
+/// it guards; exceeding one is a typed [`ClixmlError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeserializeLimits {
+    /// Nesting of values inside values (an `Obj` in an `MS` in an `Obj` …). PowerShell's own serializer stops at
+    /// depth 1–2 for most types; 100 leaves room for deep hashtables.
+    pub max_depth: usize,
+    /// `RefId`s (object and type-name lists) one document may define.
+    pub max_ref_ids: usize,
+    /// Bytes of text in one value (after escapes are resolved).
+    pub max_string_len: usize,
+    /// `Obj` elements in one document (and values an `<Objs>` stream may yield).
+    pub max_objects: usize,
+}
+
+impl Default for DeserializeLimits {
+    fn default() -> Self {
+        DeserializeLimits { max_depth: 100, max_ref_ids: 100_000, max_string_len: 64 << 20, max_objects: 1_000_000 }
+    }
+}
+
+/// Why a CLIXML document could not be deserialized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClixmlError {
+    /// The XML itself is malformed.
+    Xml {
+        /// Byte offset of the problem.
+        position: u64,
+        /// What the XML reader reported.
+        message: String,
+    },
+    /// A `<!DOCTYPE>` (and with it any entity definition) is refused.
+    Doctype,
+    /// A general entity other than the five XML predefines.
+    Entity(String),
+    /// An element appeared where it is not allowed (e.g. an element inside `<S>`).
+    UnexpectedElement {
+        /// Byte offset of the element.
+        position: u64,
+        /// Its tag.
+        tag: String,
+    },
+    /// A value element this deserializer does not know, in a position where it must be a value.
+    UnknownElement {
+        /// Byte offset of the element.
+        position: u64,
+        /// Its tag.
+        tag: String,
+    },
+    /// A primitive's text is not a valid value of its type.
+    InvalidValue {
+        /// Byte offset of the element.
+        position: u64,
+        /// Its tag.
+        tag: &'static str,
+    },
+    /// A required attribute is missing or invalid (`RefId` of `Ref`, …).
+    BadAttribute {
+        /// The element.
+        tag: &'static str,
+        /// The attribute.
+        attribute: &'static str,
+    },
+    /// `<Ref RefId=..>` names no object defined before it.
+    UnknownRef(u32),
+    /// `<TNRef RefId=..>` names no type-name list defined before it.
+    UnknownTypeRef(u32),
+    /// A dictionary entry lacks its `Key` or `Value`.
+    BadDictionaryEntry,
+    /// The input ended inside an element.
+    Truncated,
+    /// No value at all.
+    Empty,
+    /// Something other than whitespace follows the value.
+    TrailingContent,
+    /// Values nested deeper than [`DeserializeLimits::max_depth`].
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// More `RefId`s than [`DeserializeLimits::max_ref_ids`].
+    TooManyRefIds {
+        /// The limit.
+        limit: usize,
+    },
+    /// A text value longer than [`DeserializeLimits::max_string_len`].
+    StringTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// More objects than [`DeserializeLimits::max_objects`].
+    TooManyObjects {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for ClixmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClixmlError::Xml { position, message } => write!(f, "malformed XML at byte {position}: {message}"),
+            ClixmlError::Doctype => f.write_str("a DOCTYPE declaration is not allowed in CLIXML"),
+            ClixmlError::Entity(name) => write!(f, "undefined entity &{name};"),
+            ClixmlError::UnexpectedElement { position, tag } => {
+                write!(f, "unexpected element <{tag}> at byte {position}")
+            }
+            ClixmlError::UnknownElement { position, tag } => {
+                write!(f, "unknown CLIXML element <{tag}> at byte {position}")
+            }
+            ClixmlError::InvalidValue { position, tag } => write!(f, "invalid <{tag}> value at byte {position}"),
+            ClixmlError::BadAttribute { tag, attribute } => write!(f, "<{tag}> has a missing or invalid {attribute}"),
+            ClixmlError::UnknownRef(id) => write!(f, "<Ref RefId=\"{id}\"> names no earlier object"),
+            ClixmlError::UnknownTypeRef(id) => write!(f, "<TNRef RefId=\"{id}\"> names no earlier type-name list"),
+            ClixmlError::BadDictionaryEntry => f.write_str("a dictionary entry lacks its Key or Value"),
+            ClixmlError::Truncated => f.write_str("the CLIXML ends inside an element"),
+            ClixmlError::Empty => f.write_str("the CLIXML holds no value"),
+            ClixmlError::TrailingContent => f.write_str("content follows the CLIXML value"),
+            ClixmlError::TooDeep { limit } => write!(f, "values nest deeper than {limit}"),
+            ClixmlError::TooManyRefIds { limit } => write!(f, "more than {limit} RefIds"),
+            ClixmlError::StringTooLong { limit } => write!(f, "a text value is longer than {limit} bytes"),
+            ClixmlError::TooManyObjects { limit } => write!(f, "more than {limit} objects"),
+        }
+    }
+}
+
+impl std::error::Error for ClixmlError {}
+
+/// Deserializes one CLIXML value (a PSRP message body) with default limits.
+///
+/// A leading UTF-8 BOM and surrounding whitespace are accepted, as PowerShell writes the first and pypsrp omits it.
+pub fn from_clixml(xml: &[u8]) -> Result<PsValue, ClixmlError> {
+    Deserializer::new(DeserializeLimits::default()).deserialize(xml)
+}
+
+/// Reusable deserializer state: limits, and caches of property names and type-name lists that make the
+/// thousandth object of a stream cheaper than the first.
+///
+/// `RefId`s are scoped to one document (one PSRP message), as PowerShell numbers them; the caches only share
+/// immutable strings.
+#[derive(Debug)]
+pub struct Deserializer {
+    limits: DeserializeLimits,
+    names: HashSet<Arc<str>>,
+    type_lists: HashMap<String, Arc<[String]>>,
+}
+
+/// How many distinct names and type-name lists are cached; beyond it, new ones are simply allocated.
+const CACHE_LIMIT: usize = 4096;
+
+impl Deserializer {
+    /// A deserializer with these limits.
+    pub fn new(limits: DeserializeLimits) -> Self {
+        Deserializer { limits, names: HashSet::new(), type_lists: HashMap::new() }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &DeserializeLimits {
+        &self.limits
+    }
+
+    /// Deserializes one value; see [`from_clixml`].
+    pub fn deserialize(&mut self, xml: &[u8]) -> Result<PsValue, ClixmlError> {
+        let mut parser = Parser::new(self, strip_bom(xml));
+        let value = match parser.next_top_level()? {
+            Some((event, empty, _)) => parser.value(&event, empty, 0)?,
+            None => return Err(ClixmlError::Empty),
+        };
+        if parser.next_top_level()?.is_some() {
+            return Err(ClixmlError::TrailingContent);
+        }
+        Ok(value)
+    }
+
+    /// Reads an `<Objs>` document (Export-Clixml, `pwsh -OutputFormat xml`) one value at a time. The `#< CLIXML`
+    /// line pwsh writes before such a document is skipped.
+    pub fn objs<'d, 'x>(&'d mut self, xml: &'x [u8]) -> ObjsReader<'d, 'x> {
+        let xml = strip_bom(xml);
+        let xml = match xml.strip_prefix(b"#< CLIXML") {
+            Some(rest) => rest.strip_prefix(b"\r").unwrap_or(rest).strip_prefix(b"\n").unwrap_or(rest),
+            None => xml,
+        };
+        ObjsReader { parser: Parser::new(self, xml), state: ObjsState::Start, yielded: 0 }
+    }
+}
+
+impl Default for Deserializer {
+    fn default() -> Self {
+        Deserializer::new(DeserializeLimits::default())
+    }
+}
+
+fn strip_bom(xml: &[u8]) -> &[u8] {
+    xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ObjsState {
+    Start,
+    Inside,
+    Done,
+}
+
+/// One top-level value of an `<Objs>` document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamValue {
+    /// The stream it was written to (`S="Error"`, `S="progress"`, …); `None` for output.
+    pub stream: Option<String>,
+    /// The value.
+    pub value: PsValue,
+}
+
+/// An iterator over the values of an `<Objs>` document; each is deserialized only when asked for.
+pub struct ObjsReader<'d, 'x> {
+    parser: Parser<'d, 'x>,
+    state: ObjsState,
+    yielded: usize,
+}
+
+impl fmt::Debug for ObjsReader<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjsReader").field("state", &self.state).field("yielded", &self.yielded).finish()
+    }
+}
+
+impl Iterator for ObjsReader<'_, '_> {
+    type Item = Result<StreamValue, ClixmlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let result = self.step();
+        match result {
+            Ok(Some(value)) => Some(Ok(value)),
+            Ok(None) => {
+                self.state = ObjsState::Done;
+                None
+            }
+            Err(e) => {
+                self.state = ObjsState::Done;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl ObjsReader<'_, '_> {
+    fn step(&mut self) -> Result<Option<StreamValue>, ClixmlError> {
+        loop {
+            match self.state {
+                ObjsState::Done => return Ok(None),
+                ObjsState::Start => match self.parser.next_top_level()? {
+                    Some((e, empty, position)) => {
+                        if e.local_name().as_ref() != "Objs" {
+                            return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&e) });
+                        }
+                        if empty {
+                            self.state = ObjsState::Done;
+                            return if self.parser.next_top_level()?.is_some() {
+                                Err(ClixmlError::TrailingContent)
+                            } else {
+                                Ok(None)
+                            };
+                        }
+                        self.state = ObjsState::Inside;
+                    }
+                    None => return Err(ClixmlError::Empty),
+                },
+                ObjsState::Inside => match self.parser.next_child()? {
+                    Some((e, empty, _)) => {
+                        self.yielded += 1;
+                        if self.yielded > self.parser.de.limits.max_objects {
+                            return Err(ClixmlError::TooManyObjects { limit: self.parser.de.limits.max_objects });
+                        }
+                        // RefIds are scoped to the whole <Objs> document, as Export-Clixml writes them.
+                        let stream = self.parser.attribute(&e, "S")?.map(|s| escape::decode(&s).into_owned());
+                        let value = self.parser.value(&e, empty, 1)?;
+                        return Ok(Some(StreamValue { stream, value }));
+                    }
+                    None => {
+                        self.state = ObjsState::Done;
+                        if self.parser.next_top_level()?.is_some() {
+                            return Err(ClixmlError::TrailingContent);
+                        }
+                        return Ok(None);
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// One object still being read: what a cyclic `<Ref>` to it resolves to.
+struct Open {
+    ref_id: Option<u32>,
+    type_names: Option<Arc<[String]>>,
+    to_string: Option<String>,
+}
+
+struct Parser<'d, 'x> {
+    de: &'d mut Deserializer,
+    reader: Reader<&'x [u8]>,
+    input: &'x [u8],
+    objects: HashMap<u32, Arc<PsObject>>,
+    type_refs: HashMap<u32, Arc<[String]>>,
+    open: Vec<Open>,
+    object_count: usize,
+}
+
+fn tag_name(e: &BytesStart<'_>) -> String {
+    e.local_name().as_ref().to_owned()
+}
+
+fn xml_error(position: u64, error: impl fmt::Display) -> ClixmlError {
+    ClixmlError::Xml { position, message: error.to_string() }
+}
+
+fn predefined_entity(name: &str) -> Option<char> {
+    Some(match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => return None,
+    })
+}
+
+impl<'d, 'x> Parser<'d, 'x> {
+    fn new(de: &'d mut Deserializer, input: &'x [u8]) -> Self {
+        let mut reader = Reader::from_reader(input);
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        Parser {
+            de,
+            reader,
+            input,
+            objects: HashMap::new(),
+            type_refs: HashMap::new(),
+            open: Vec::new(),
+            object_count: 0,
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+
+    fn event(&mut self) -> Result<Event<'x>, ClixmlError> {
+        let position = self.position();
+        match self.reader.read_event() {
+            Ok(Event::DocType(_)) => Err(ClixmlError::Doctype),
+            Ok(event) => Ok(event),
+            Err(e) => Err(xml_error(position, e)),
+        }
+    }
+
+    /// The next element outside any value: skips the declaration, comments, processing instructions and
+    /// whitespace; `None` at the end of input.
+    fn next_top_level(&mut self) -> Result<Option<(BytesStart<'x>, bool, u64)>, ClixmlError> {
+        loop {
+            let position = self.position();
+            match self.event()? {
+                Event::Start(e) => return Ok(Some((e, false, position))),
+                Event::Empty(e) => return Ok(Some((e, true, position))),
+                Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => return Err(ClixmlError::TrailingContent),
+                Event::End(_) => {
+                    return Err(xml_error(position, "unbalanced end tag"));
+                }
+                Event::Eof => return Ok(None),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next child element of the current element, or `None` at its end tag. Text between children is
+    /// ignored (it is indentation).
+    fn next_child(&mut self) -> Result<Option<(BytesStart<'x>, bool, u64)>, ClixmlError> {
+        loop {
+            let position = self.position();
+            match self.event()? {
+                Event::Start(e) => return Ok(Some((e, false, position))),
+                Event::Empty(e) => return Ok(Some((e, true, position))),
+                Event::End(_) => return Ok(None),
+                Event::Eof => return Err(ClixmlError::Truncated),
+                Event::GeneralRef(r) => {
+                    self.check_ref(&r)?;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn check_ref(&self, r: &quick_xml::events::BytesRef<'_>) -> Result<char, ClixmlError> {
+        if r.is_char_ref() {
+            return r
+                .resolve_char_ref()
+                .map_err(|e| xml_error(self.position(), e))?
+                .ok_or_else(|| xml_error(self.position(), "invalid character reference"));
+        }
+        let name: &str = r;
+        predefined_entity(name).ok_or_else(|| ClixmlError::Entity(name.to_owned()))
+    }
+
+    /// The text content of the current element up to its end tag.
+    fn text(&mut self, empty: bool) -> Result<Cow<'x, str>, ClixmlError> {
+        if empty {
+            return Ok(Cow::Borrowed(""));
+        }
+        let mut text: Cow<'x, str> = Cow::Borrowed("");
+        loop {
+            let position = self.position();
+            match self.event()? {
+                Event::Text(t) => {
+                    let piece = t.xml10_content();
+                    if text.is_empty() {
+                        text = piece;
+                    } else {
+                        text.to_mut().push_str(&piece);
+                    }
+                }
+                Event::CData(c) => text.to_mut().push_str(&c),
+                Event::GeneralRef(r) => {
+                    let c = self.check_ref(&r)?;
+                    text.to_mut().push(c);
+                }
+                Event::End(_) => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&e) });
+                }
+                Event::Eof => return Err(ClixmlError::Truncated),
+                _ => {}
+            }
+            if text.len() > self.de.limits.max_string_len {
+                return Err(ClixmlError::StringTooLong { limit: self.de.limits.max_string_len });
+            }
+        }
+        Ok(text)
+    }
+
+    fn attribute<'e>(&self, e: &'e BytesStart<'x>, name: &str) -> Result<Option<Cow<'e, str>>, ClixmlError> {
+        for attribute in e.attributes() {
+            let attribute = attribute.map_err(|err| xml_error(self.position(), err))?;
+            if attribute.key.local_name().as_ref() == name {
+                let value = attribute
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|err| xml_error(self.position(), err))?;
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    fn ref_id(&self, e: &BytesStart<'x>, tag: &'static str) -> Result<Option<u32>, ClixmlError> {
+        match self.attribute(e, "RefId")? {
+            None => Ok(None),
+            Some(text) => {
+                text.trim().parse().map(Some).map_err(|_| ClixmlError::BadAttribute { tag, attribute: "RefId" })
+            }
+        }
+    }
+
+    /// The decoded `N` attribute of a member, shared through the name cache.
+    fn name(&mut self, e: &BytesStart<'x>) -> Result<Option<Arc<str>>, ClixmlError> {
+        let Some(raw) = self.attribute(e, "N")? else { return Ok(None) };
+        let decoded = escape::decode(&raw);
+        if let Some(cached) = self.de.names.get(decoded.as_ref()) {
+            return Ok(Some(cached.clone()));
+        }
+        let name: Arc<str> = Arc::from(decoded.as_ref());
+        if self.de.names.len() < CACHE_LIMIT {
+            self.de.names.insert(name.clone());
+        }
+        Ok(Some(name))
+    }
+
+    fn count_ref_id(&self) -> Result<(), ClixmlError> {
+        if self.objects.len() + self.type_refs.len() >= self.de.limits.max_ref_ids {
+            return Err(ClixmlError::TooManyRefIds { limit: self.de.limits.max_ref_ids });
+        }
+        Ok(())
+    }
+
+    /// Reads the value whose start tag is `e`.
+    fn value(&mut self, e: &BytesStart<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
+        if depth >= self.de.limits.max_depth {
+            return Err(ClixmlError::TooDeep { limit: self.de.limits.max_depth });
+        }
+        let position = self.position();
+        let local = e.local_name();
+        let tag = local.as_ref();
+        macro_rules! parsed {
+            ($name:literal, $variant:ident) => {{
+                let text = self.text(empty)?;
+                PsValue::$variant(text.trim().parse().map_err(|_| ClixmlError::InvalidValue { position, tag: $name })?)
+            }};
+        }
+        let invalid = |tag: &'static str| move |_: PrimitiveError| ClixmlError::InvalidValue { position, tag };
+        Ok(match tag {
+            "S" => PsValue::String(self.string(empty)?),
+            "I32" => parsed!("I32", I32),
+            "I64" => parsed!("I64", I64),
+            "Obj" => self.object(e, empty, depth)?,
+            "Nil" => {
+                self.text(empty)?;
+                PsValue::Null
+            }
+            "B" => {
+                let text = self.text(empty)?;
+                match text.trim() {
+                    "true" | "True" | "1" => PsValue::Bool(true),
+                    "false" | "False" | "0" => PsValue::Bool(false),
+                    _ => return Err(ClixmlError::InvalidValue { position, tag: "B" }),
+                }
+            }
+            "Ref" => {
+                let id = self.ref_id(e, "Ref")?.ok_or(ClixmlError::BadAttribute { tag: "Ref", attribute: "RefId" })?;
+                self.text(empty)?;
+                self.resolve_ref(id)?
+            }
+            "C" => parsed!("C", Char),
+            "DT" => PsValue::DateTime(PsDateTime::parse(&self.text(empty)?).map_err(invalid("DT"))?),
+            "TS" => PsValue::Duration(PsDuration::parse(&self.text(empty)?).map_err(invalid("TS"))?),
+            "By" => parsed!("By", U8),
+            "SB" => parsed!("SB", I8),
+            "U16" => parsed!("U16", U16),
+            "I16" => parsed!("I16", I16),
+            "U32" => parsed!("U32", U32),
+            "U64" => parsed!("U64", U64),
+            "Sg" => PsValue::Single(parse_float(&self.text(empty)?, "Sg").map_err(invalid("Sg"))? as f32),
+            "Db" => PsValue::Double(parse_float(&self.text(empty)?, "Db").map_err(invalid("Db"))?),
+            "D" => PsValue::Decimal(PsDecimal::parse(&self.text(empty)?).map_err(invalid("D"))?),
+            "BA" => PsValue::Bytes(self.base64(empty, position, "BA")?),
+            "SS" => PsValue::SecureString(self.base64(empty, position, "SS")?),
+            "G" => {
+                let text = self.text(empty)?;
+                PsValue::Guid(
+                    Uuid::parse_str(text.trim()).map_err(|_| ClixmlError::InvalidValue { position, tag: "G" })?,
+                )
+            }
+            "URI" => PsValue::Uri(self.string(empty)?),
+            "Version" => PsValue::Version(PsVersion::parse(&self.text(empty)?).map_err(invalid("Version"))?),
+            "XD" => PsValue::XmlDocument(self.string(empty)?),
+            "SBK" => PsValue::ScriptBlock(self.string(empty)?),
+            "PR" if !empty => PsValue::ProgressRecord(Box::new(self.progress_record(depth)?)),
+            _ => return Err(ClixmlError::UnknownElement { position, tag: tag_name(e) }),
+        })
+    }
+
+    /// The children of a `<PR>`, in PowerShell's fixed order.
+    fn progress_record(&mut self, depth: usize) -> Result<PsProgressRecord, ClixmlError> {
+        let mut record = PsProgressRecord {
+            activity: String::new(),
+            activity_id: 0,
+            current_operation: None,
+            parent_activity_id: -1,
+            percent_complete: -1,
+            record_type: String::new(),
+            seconds_remaining: -1,
+            status_description: String::new(),
+        };
+        while let Some((child, child_empty, position)) = self.next_child()? {
+            let number = |text: &str, tag: &'static str| {
+                text.trim().parse::<i32>().map_err(|_| ClixmlError::InvalidValue { position, tag })
+            };
+            match child.local_name().as_ref() {
+                "AV" => record.activity = self.string(child_empty)?,
+                "AI" => record.activity_id = number(&self.text(child_empty)?, "AI")?,
+                "PI" => record.parent_activity_id = number(&self.text(child_empty)?, "PI")?,
+                "PC" => record.percent_complete = number(&self.text(child_empty)?, "PC")?,
+                "T" => record.record_type = self.string(child_empty)?,
+                "SR" => record.seconds_remaining = number(&self.text(child_empty)?, "SR")?,
+                "SD" => record.status_description = self.string(child_empty)?,
+                "Nil" | "S" => {
+                    record.current_operation = self.value(&child, child_empty, depth + 1)?.as_str().map(str::to_owned)
+                }
+                _ => return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&child) }),
+            }
+        }
+        Ok(record)
+    }
+
+    fn string(&mut self, empty: bool) -> Result<String, ClixmlError> {
+        let text = self.text(empty)?;
+        Ok(match escape::decode(&text) {
+            Cow::Borrowed(_) => text.into_owned(),
+            Cow::Owned(decoded) => decoded,
+        })
+    }
+
+    fn base64(&mut self, empty: bool, position: u64, tag: &'static str) -> Result<Vec<u8>, ClixmlError> {
+        let text = self.text(empty)?;
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| ClixmlError::InvalidValue { position, tag })
+    }
+
+    fn resolve_ref(&self, id: u32) -> Result<PsValue, ClixmlError> {
+        if let Some(object) = self.objects.get(&id) {
+            return Ok(PsValue::Object(object.clone()));
+        }
+        // A reference to an object that is still being read is a cycle (an object that contains itself). The
+        // cycle is cut: the reference becomes a shallow copy with the type names and ToString read so far.
+        if let Some(open) = self.open.iter().find(|o| o.ref_id == Some(id)) {
+            return Ok(PsValue::Object(Arc::new(PsObject {
+                type_names: open.type_names.clone(),
+                to_string: open.to_string.clone(),
+                ..PsObject::default()
+            })));
+        }
+        Err(ClixmlError::UnknownRef(id))
+    }
+
+    fn object(&mut self, e: &BytesStart<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
+        self.object_count += 1;
+        if self.object_count > self.de.limits.max_objects {
+            return Err(ClixmlError::TooManyObjects { limit: self.de.limits.max_objects });
+        }
+        let ref_id = self.ref_id(e, "Obj")?;
+        if ref_id.is_some() {
+            self.count_ref_id()?;
+        }
+        self.open.push(Open { ref_id, type_names: None, to_string: None });
+        let result = self.object_body(empty, depth);
+        self.open.pop();
+        let object = Arc::new(result?);
+        if let Some(id) = ref_id {
+            self.objects.insert(id, object.clone());
+        }
+        Ok(PsValue::Object(object))
+    }
+
+    fn object_body(&mut self, empty: bool, depth: usize) -> Result<PsObject, ClixmlError> {
+        let mut object = PsObject::default();
+        if empty {
+            return Ok(object);
+        }
+        while let Some((child, child_empty, position)) = self.next_child()? {
+            match child.local_name().as_ref() {
+                "TN" => {
+                    let names = self.type_names(&child, child_empty)?;
+                    if let Some(open) = self.open.last_mut() {
+                        open.type_names = Some(names.clone());
+                    }
+                    object.type_names = Some(names);
+                }
+                "TNRef" => {
+                    let id = self
+                        .ref_id(&child, "TNRef")?
+                        .ok_or(ClixmlError::BadAttribute { tag: "TNRef", attribute: "RefId" })?;
+                    self.text(child_empty)?;
+                    let names = self.type_refs.get(&id).cloned().ok_or(ClixmlError::UnknownTypeRef(id))?;
+                    if let Some(open) = self.open.last_mut() {
+                        open.type_names = Some(names.clone());
+                    }
+                    object.type_names = Some(names);
+                }
+                "ToString" => {
+                    let text = self.string(child_empty)?;
+                    if let Some(open) = self.open.last_mut() {
+                        open.to_string = Some(text.clone());
+                    }
+                    object.to_string = Some(text);
+                }
+                "MS" => object.extended = self.members(child_empty, depth + 1)?,
+                "Props" => object.adapted = self.members(child_empty, depth + 1)?,
+                "LST" => object.container = Some(Container::List(self.items(child_empty, depth + 1)?)),
+                "IE" => object.container = Some(Container::Enumerable(self.items(child_empty, depth + 1)?)),
+                "STK" => object.container = Some(Container::Stack(self.items(child_empty, depth + 1)?)),
+                "QUE" => object.container = Some(Container::Queue(self.items(child_empty, depth + 1)?)),
+                "DCT" => object.container = Some(Container::Dictionary(self.dictionary(child_empty, depth + 1)?)),
+                tag if is_value_tag(tag) && object.base.is_none() => {
+                    object.base = Some(self.value(&child, child_empty, depth + 1)?);
+                }
+                _ => object.unknown.push(self.raw_element(&child, child_empty, position)?),
+            }
+        }
+        Ok(object)
+    }
+
+    /// The raw XML of an element this model does not know, kept verbatim.
+    fn raw_element(&mut self, e: &BytesStart<'x>, empty: bool, start: u64) -> Result<String, ClixmlError> {
+        if !empty {
+            let position = self.position();
+            self.reader.read_to_end(e.name()).map_err(|err| xml_error(position, err))?;
+        }
+        let end = self.position();
+        let bytes = self.input.get(start as usize..end as usize).ok_or(ClixmlError::Truncated)?;
+        let text = std::str::from_utf8(bytes).map_err(|err| xml_error(start, err))?;
+        Ok(text.trim_start().to_owned())
+    }
+
+    fn type_names(&mut self, e: &BytesStart<'x>, empty: bool) -> Result<Arc<[String]>, ClixmlError> {
+        let ref_id = self.ref_id(e, "TN")?;
+        let mut names: Vec<Cow<'x, str>> = Vec::new();
+        if !empty {
+            while let Some((child, child_empty, position)) = self.next_child()? {
+                if child.local_name().as_ref() != "T" {
+                    return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&child) });
+                }
+                if names.len() >= 64 {
+                    return Err(ClixmlError::TooDeep { limit: 64 });
+                }
+                let text = self.text(child_empty)?;
+                names.push(match escape::decode(&text) {
+                    Cow::Borrowed(_) => text,
+                    Cow::Owned(decoded) => Cow::Owned(decoded),
+                });
+            }
+        }
+        let key = names.join("\n");
+        let list = match self.de.type_lists.get(&key) {
+            Some(list) => list.clone(),
+            None => {
+                let list: Arc<[String]> = names.into_iter().map(Cow::into_owned).collect();
+                if self.de.type_lists.len() < CACHE_LIMIT {
+                    self.de.type_lists.insert(key, list.clone());
+                }
+                list
+            }
+        };
+        if let Some(id) = ref_id {
+            self.count_ref_id()?;
+            self.type_refs.insert(id, list.clone());
+        }
+        Ok(list)
+    }
+
+    fn members(&mut self, empty: bool, depth: usize) -> Result<Vec<PsProperty>, ClixmlError> {
+        let mut members = Vec::new();
+        if empty {
+            return Ok(members);
+        }
+        while let Some((child, child_empty, _)) = self.next_child()? {
+            let name = self.name(&child)?.unwrap_or_else(|| Arc::from(""));
+            let value = self.value(&child, child_empty, depth)?;
+            members.push(PsProperty { name, value });
+        }
+        Ok(members)
+    }
+
+    fn items(&mut self, empty: bool, depth: usize) -> Result<Vec<PsValue>, ClixmlError> {
+        let mut items = Vec::new();
+        if empty {
+            return Ok(items);
+        }
+        while let Some((child, child_empty, _)) = self.next_child()? {
+            items.push(self.value(&child, child_empty, depth)?);
+        }
+        Ok(items)
+    }
+
+    fn dictionary(&mut self, empty: bool, depth: usize) -> Result<Vec<(PsValue, PsValue)>, ClixmlError> {
+        let mut entries = Vec::new();
+        if empty {
+            return Ok(entries);
+        }
+        while let Some((child, child_empty, position)) = self.next_child()? {
+            if child.local_name().as_ref() != "En" {
+                return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&child) });
+            }
+            let (mut key, mut value) = (None, None);
+            if !child_empty {
+                while let Some((member, member_empty, _)) = self.next_child()? {
+                    let name = self.name(&member)?;
+                    let parsed = self.value(&member, member_empty, depth + 1)?;
+                    match name.as_deref() {
+                        Some("Key") => key = Some(parsed),
+                        Some("Value") => value = Some(parsed),
+                        _ => return Err(ClixmlError::BadDictionaryEntry),
+                    }
+                }
+            }
+            match (key, value) {
+                (Some(key), Some(value)) => entries.push((key, value)),
+                _ => return Err(ClixmlError::BadDictionaryEntry),
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// Tags that are values (primitives and `Obj`/`Ref`/`Nil`), as opposed to an object's structural parts.
+fn is_value_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "S" | "C"
+            | "B"
+            | "DT"
+            | "TS"
+            | "By"
+            | "SB"
+            | "U16"
+            | "I16"
+            | "U32"
+            | "I32"
+            | "U64"
+            | "I64"
+            | "Sg"
+            | "Db"
+            | "D"
+            | "BA"
+            | "G"
+            | "URI"
+            | "Version"
+            | "XD"
+            | "SBK"
+            | "SS"
+            | "Nil"
+            | "Ref"
+            | "Obj"
+    )
+}
