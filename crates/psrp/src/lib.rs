@@ -19,6 +19,7 @@ pub mod defragment;
 pub mod fragment;
 pub mod fragmenter;
 pub mod message;
+pub mod messages;
 
 pub use defragment::{DefragmentError, Defragmenter, DefragmenterLimits, ReassembledObject};
 pub use fragment::{FRAGMENT_HEADER_LEN, Fragment, FragmentError, FragmentHeader};

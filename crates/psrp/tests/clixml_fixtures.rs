@@ -204,3 +204,49 @@ fn clixml_samples_of_other_implementations_deserialize() {
     let value = PsValue::String("\u{17}".into());
     assert_eq!(from_clixml(to_clixml(&value).as_bytes()).unwrap(), value);
 }
+
+/// Every recorded message whose body has a typed struct parses into it, and the struct rebuilds a body that parses
+/// back to the same struct.
+#[test]
+fn every_trace_message_parses_into_its_typed_body() {
+    use pssession_psrp::messages::*;
+    fn check<T: MessageBody + PartialEq + std::fmt::Debug>(body: &[u8], context: &str) {
+        let typed = T::decode(body).unwrap_or_else(|e| panic!("{context}: {e}"));
+        assert_eq!(T::decode(&typed.encode()).unwrap(), typed, "{context}: rebuild");
+    }
+    let mut typed = 0;
+    for (trace, message) in trace_messages() {
+        let context = format!("{trace}: {}", message.message_type);
+        let body = message.body();
+        typed += 1;
+        match message.message_type {
+            MessageType::SessionCapability => check::<SessionCapability>(body, &context),
+            MessageType::InitRunspacePool => check::<InitRunspacePool>(body, &context),
+            MessageType::ConnectRunspacePool => check::<ConnectRunspacePool>(body, &context),
+            MessageType::RunspacePoolInitData => check::<RunspacePoolInitData>(body, &context),
+            MessageType::ApplicationPrivateData => {
+                check::<ApplicationPrivateData>(body, &context);
+                let data = ApplicationPrivateData::decode(body).unwrap();
+                assert!(data.version_table().is_some_and(|t| !t.is_empty()), "{context}: no PSVersionTable");
+            }
+            MessageType::RunspacePoolState => check::<RunspacePoolStateMessage>(body, &context),
+            MessageType::RunspaceAvailability => check::<RunspaceAvailability>(body, &context),
+            MessageType::GetAvailableRunspaces => check::<GetAvailableRunspaces>(body, &context),
+            MessageType::ResetRunspaceState => check::<ResetRunspaceState>(body, &context),
+            MessageType::SetMaxRunspaces => check::<SetMaxRunspaces>(body, &context),
+            MessageType::SetMinRunspaces => check::<SetMinRunspaces>(body, &context),
+            MessageType::CreatePipeline => check::<CreatePipeline>(body, &context),
+            MessageType::PipelineState => check::<PipelineStateMessage>(body, &context),
+            MessageType::ErrorRecord => check::<ErrorRecord>(body, &context),
+            MessageType::InformationRecord => check::<InformationRecord>(body, &context),
+            MessageType::ProgressRecord => check::<ProgressRecord>(body, &context),
+            ty @ (MessageType::DebugRecord | MessageType::VerboseRecord | MessageType::WarningRecord) => {
+                let value = from_clixml(body).unwrap();
+                let record = InformationalRecord::from_value(ty, &value).unwrap_or_else(|e| panic!("{context}: {e}"));
+                assert!(!record.message.is_empty(), "{context}");
+            }
+            _ => typed -= 1,
+        }
+    }
+    assert!(typed >= 380, "only {typed} typed bodies");
+}
