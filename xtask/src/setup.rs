@@ -10,7 +10,14 @@ use crate::{Result, cargo, root, run};
 pub const PYTHON_ENV: &str = "PSSESSION_PYTHON";
 
 /// Debian packages the tests use, with the command that proves each is installed.
-const APT_PACKAGES: &[(&str, &str)] = &[];
+const APT_PACKAGES: &[(&str, &str)] = &[
+    // The throwaway MIT realm of crates/auth/tests/kerberos.rs: KDC, database tools, kinit.
+    ("krb5-kdc", "command -v krb5kdc"),
+    ("krb5-admin-server", "command -v kadmin.local"),
+    ("krb5-user", "command -v kinit"),
+    // MIT's GSS-API sample peers (gss-server, gss-client) for interoperability tests of the Kerberos mechanism.
+    ("krb5-gss-samples", "command -v gss-server"),
+];
 
 /// cargo-fuzz, pinned so that CI does not change under us.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -35,7 +42,11 @@ fn apt_packages() -> Result {
         return Ok(());
     }
     run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing))
+    // krb5-config asks for a default realm through debconf; the tests bring their own realm.
+    run(Command::new("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing))
 }
 
 /// Creates `.venv` and installs `requirements-test.txt` (exact pins) when they changed.

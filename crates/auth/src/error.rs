@@ -61,6 +61,9 @@ pub enum AuthError {
     PublicKeyBindingMismatch,
     /// The TLS session inside CredSSP failed.
     Tls(String),
+    /// Kerberos failed: the KDC answered with an error or could not be reached, a ticket or cache could not be
+    /// used, or a Kerberos message was invalid.
+    Kerberos(String),
 }
 
 impl fmt::Display for AuthError {
@@ -97,6 +100,7 @@ impl fmt::Display for AuthError {
                 f.write_str("CredSSP public key binding did not verify: possible man in the middle on the TLS session")
             }
             Self::Tls(e) => write!(f, "CredSSP TLS session failed: {e}"),
+            Self::Kerberos(e) => write!(f, "Kerberos: {e}"),
         }
     }
 }

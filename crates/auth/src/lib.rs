@@ -4,13 +4,12 @@
 //! * [`http`]: the header-level [`ClientAuth`] / [`ServerAuth`] the WS-Man transport and the test server drive.
 //! * [`basic`]: Basic, refused over plain HTTP unless unencrypted traffic is explicitly allowed.
 //! * [`ntlm`]: NTLMv2 initiator and a verifying acceptor, sealing for WinRM message encryption.
-//! * [`spnego`]: Negotiate (SPNEGO) around NTLM, with mechListMIC.
+//! * [`spnego`]: Negotiate (SPNEGO) around Kerberos and NTLM, with mechListMIC.
+//! * [`kerberos`]: Kerberos V5 initiator (password or `kinit` ccache) and keytab acceptor, RFC 4121 sealing.
 //! * [`cbt`]: `tls-server-end-point` channel bindings.
 //! * [`credssp`]: CredSSP client and acceptor (delegates the password; opt-in), TLS-session message sealing.
 //! * [`digest`]: HTTP Digest client (RFC 7616); the WinRM service itself does not accept Digest.
 //! * [`client_cert`]: client certificates (PEM, thumbprint lookup) and server-side mapping to users.
-//!
-//! Kerberos is not implemented yet.
 #![forbid(unsafe_code)]
 
 pub mod basic;
@@ -23,6 +22,7 @@ mod der;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod kerberos;
 pub mod ntlm;
 pub mod spnego;
 
@@ -32,6 +32,7 @@ pub use context::{AcceptorContext, InitiatorContext, WrappedMessage};
 pub use credentials::{ClientIdentity, Credentials, UserDatabase};
 pub use error::AuthError;
 pub use http::{AcceptStep, ClientAuth, HttpInitiator, NegotiateServer, ServerAuth};
+pub use kerberos::{KerberosAcceptor, KerberosClient, KerberosCredential, KerberosOptions, Keytab};
 pub use ntlm::{ChannelBindingPolicy, NtlmAcceptor, NtlmClient};
 pub use spnego::{SpnegoAcceptor, SpnegoClient};
 
@@ -46,6 +47,44 @@ pub fn negotiate_client(
     channel_bindings: Option<ChannelBindings>,
 ) -> HttpInitiator<SpnegoClient> {
     HttpInitiator::new("Negotiate", SpnegoClient::new(credentials, target_name, channel_bindings))
+}
+
+/// An HTTP `Negotiate` client that offers Kerberos first and NTLM second.
+///
+/// With `credentials`, Kerberos obtains tickets with the password (and NTLM uses it if Kerberos is impossible or
+/// the server prefers NTLM); without, Kerberos uses the user's `kinit` ticket cache and there is no NTLM
+/// fallback (Negotiate with implicit credentials). `target_name` is the SPN (`HTTP/host`, `WSMAN/host`).
+pub fn negotiate_kerberos_client(
+    credentials: Option<Credentials>,
+    target_name: &str,
+    options: KerberosOptions,
+    channel_bindings: Option<ChannelBindings>,
+) -> HttpInitiator<SpnegoClient> {
+    let credential = match &credentials {
+        Some(c) => KerberosCredential::Password(c.clone()),
+        None => KerberosCredential::Cache(None),
+    };
+    let kerberos =
+        KerberosClient::new(credential, target_name, options).with_channel_bindings(channel_bindings.clone());
+    let spnego = match credentials {
+        Some(c) => SpnegoClient::new(c, Some(target_name.to_owned()), channel_bindings).with_kerberos(kerberos),
+        None => SpnegoClient::kerberos_only(kerberos),
+    };
+    HttpInitiator::new("Negotiate", spnego)
+}
+
+/// An HTTP `Kerberos` client (bare Kerberos GSS tokens). When the server answered this scheme, WinRM message
+/// encryption uses the protocol `application/HTTP-Kerberos-session-encrypted`.
+pub fn kerberos_client(
+    credential: KerberosCredential,
+    target_name: &str,
+    options: KerberosOptions,
+    channel_bindings: Option<ChannelBindings>,
+) -> HttpInitiator<KerberosClient> {
+    HttpInitiator::new(
+        "Kerberos",
+        KerberosClient::new(credential, target_name, options).with_channel_bindings(channel_bindings),
+    )
 }
 
 /// An HTTP `NTLM` client (raw NTLMSSP tokens).

@@ -1,5 +1,12 @@
-//! SPNEGO (RFC 4178) wrapping of NTLM: NegTokenInit / NegTokenResp codec, initiator and acceptor with
+//! SPNEGO (RFC 4178) around Kerberos and NTLM: NegTokenInit / NegTokenResp codec, initiator and acceptor with
 //! mechListMIC.
+//!
+//! The initiator offers Kerberos first when it has a [`KerberosClient`] (its AP-REQ is the optimistic token) and
+//! NTLM after it; if no Kerberos ticket can be obtained it offers NTLM alone, and if the acceptor picks NTLM it
+//! continues with NTLM and protects the mechanism list with mechListMICs (required because NTLM was not its first
+//! choice). The acceptor takes Kerberos when it has a keytab ([`KerberosAcceptor`]) and Kerberos is the client's
+//! first mechanism; it also accepts a bare Kerberos GSS token (what pypsrp's `auth="kerberos"` sends under the
+//! `Negotiate` scheme) and answers with a bare AP-REP.
 //!
 //! Following Windows (and pyspnego), the NTLM RC4 stream of a direction is restarted after that direction's
 //! mechListMIC has been produced or verified; sequence numbers continue.
@@ -12,6 +19,8 @@ use crate::context::{AcceptorContext, InitiatorContext, WrappedMessage};
 use crate::credentials::{ClientIdentity, Credentials, UserDatabase};
 use crate::der::{DerReader, ENUMERATED, OCTET_STRING, OID, SEQUENCE, context, tlv, write_tlv};
 use crate::error::{AuthError, malformed};
+use crate::kerberos::gss::{KRB5_OID, MS_KRB5_OID};
+use crate::kerberos::{KerberosAcceptor, KerberosClient};
 use crate::ntlm::{ChannelBindingPolicy, NtlmAcceptor, NtlmClient};
 
 /// DER content of the SPNEGO OID 1.3.6.1.5.5.2.
@@ -201,30 +210,53 @@ fn check_order(last: &mut Option<u8>, tag: u8) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// The DER MechTypeList naming NTLM only.
-fn ntlm_mech_list() -> Vec<u8> {
-    tlv(SEQUENCE, &tlv(OID, NTLM_OID))
+/// The DER MechTypeList of these mechanism OIDs.
+fn mech_list_der(oids: &[&[u8]]) -> Vec<u8> {
+    let body: Vec<u8> = oids.iter().flat_map(|o| tlv(OID, o)).collect();
+    tlv(SEQUENCE, &body)
+}
+
+fn is_kerberos_oid(oid: &[u8]) -> bool {
+    oid == KRB5_OID || oid == MS_KRB5_OID
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Initial,
+    /// Kerberos AP-REQ sent optimistically (initiator).
+    KerberosSent,
     InitSent,
     AuthenticateSent,
     Complete,
     Failed,
 }
 
-/// A SPNEGO initiator offering NTLM.
+/// The mechanism in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mech {
+    Ntlm,
+    Kerberos,
+}
+
+/// A SPNEGO initiator offering Kerberos (when configured) and NTLM.
 pub struct SpnegoClient {
-    ntlm: NtlmClient,
+    ntlm: Option<NtlmClient>,
+    kerberos: Option<KerberosClient>,
+    /// Why Kerberos was dropped in favour of NTLM (kept for diagnostics).
+    kerberos_error: Option<AuthError>,
+    mech: Mech,
     mech_list: Vec<u8>,
     phase: Phase,
 }
 
 impl fmt::Debug for SpnegoClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpnegoClient").field("ntlm", &self.ntlm).field("phase", &self.phase).finish()
+        f.debug_struct("SpnegoClient")
+            .field("ntlm", &self.ntlm)
+            .field("kerberos", &self.kerberos)
+            .field("mech", &self.mech)
+            .field("phase", &self.phase)
+            .finish()
     }
 }
 
@@ -236,16 +268,56 @@ impl SpnegoClient {
         channel_bindings: Option<ChannelBindings>,
     ) -> Self {
         Self {
-            ntlm: NtlmClient::new(credentials, target_name, channel_bindings),
-            mech_list: ntlm_mech_list(),
+            ntlm: Some(NtlmClient::new(credentials, target_name, channel_bindings)),
+            kerberos: None,
+            kerberos_error: None,
+            mech: Mech::Ntlm,
+            mech_list: mech_list_der(&[NTLM_OID]),
             phase: Phase::Initial,
         }
+    }
+
+    /// Offers Kerberos first, falling back to NTLM when no ticket can be obtained or the acceptor picks NTLM.
+    pub fn with_kerberos(mut self, kerberos: KerberosClient) -> Self {
+        self.kerberos = Some(kerberos);
+        self
+    }
+
+    /// A Negotiate initiator with Kerberos only: the implicit-credential case (a `kinit` ccache, no password to
+    /// run NTLM with).
+    pub fn kerberos_only(kerberos: KerberosClient) -> Self {
+        Self {
+            ntlm: None,
+            kerberos: Some(kerberos),
+            kerberos_error: None,
+            mech: Mech::Kerberos,
+            mech_list: mech_list_der(&[KRB5_OID]),
+            phase: Phase::Initial,
+        }
+    }
+
+    /// Whether Kerberos was negotiated (false: NTLM).
+    pub fn uses_kerberos(&self) -> bool {
+        self.mech == Mech::Kerberos && self.kerberos.is_some()
+    }
+
+    /// Why Kerberos was given up for NTLM, if it was.
+    pub fn kerberos_error(&self) -> Option<&AuthError> {
+        self.kerberos_error.as_ref()
+    }
+
+    fn ntlm_mut(&mut self) -> Result<&mut NtlmClient, AuthError> {
+        self.ntlm.as_mut().ok_or(AuthError::Unsupported("the acceptor chose NTLM but no password was given"))
+    }
+
+    fn kerberos_mut(&mut self) -> Result<&mut KerberosClient, AuthError> {
+        self.kerberos.as_mut().ok_or(AuthError::InvalidState("Kerberos not configured"))
     }
 
     /// Whether the NTLM session keys exist (the AUTHENTICATE was produced), even if the acceptor's mechListMIC
     /// has not been seen yet. CredSSP seals `pubKeyAuth` at exactly that point (MS-CSSP 3.1.5).
     pub(crate) fn has_keys(&self) -> bool {
-        matches!(self.phase, Phase::AuthenticateSent | Phase::Complete)
+        self.mech == Mech::Ntlm && matches!(self.phase, Phase::AuthenticateSent | Phase::Complete)
     }
 
     /// Seals once the keys exist, before completion: only for CredSSP's `pubKeyAuth`, which travels with the
@@ -254,13 +326,42 @@ impl SpnegoClient {
         if !self.has_keys() {
             return Err(AuthError::InvalidState("wrap before the NTLM keys exist"));
         }
-        self.ntlm.wrap(plaintext)
+        self.ntlm_mut()?.wrap(plaintext)
     }
 
     fn advance(&mut self, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, AuthError> {
         match (self.phase, input) {
             (Phase::Initial, None) => {
-                let token = self.ntlm.step(None)?;
+                if let Some(kerberos) = self.kerberos.as_mut() {
+                    match kerberos.step(None) {
+                        Ok(token) => {
+                            let mut oids = vec![KRB5_OID];
+                            if self.ntlm.is_some() {
+                                oids.push(NTLM_OID);
+                            }
+                            self.mech = Mech::Kerberos;
+                            self.mech_list = mech_list_der(&oids);
+                            self.phase = Phase::KerberosSent;
+                            return Ok(Some(
+                                NegToken::Init {
+                                    mech_types: oids.iter().map(|o| o.to_vec()).collect(),
+                                    mech_types_der: self.mech_list.clone(),
+                                    mech_token: token,
+                                    mech_list_mic: None,
+                                }
+                                .encode(),
+                            ));
+                        }
+                        Err(e) if self.ntlm.is_some() => {
+                            self.kerberos = None;
+                            self.kerberos_error = Some(e);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let token = self.ntlm_mut()?.step(None)?;
+                self.mech = Mech::Ntlm;
+                self.mech_list = mech_list_der(&[NTLM_OID]);
                 self.phase = Phase::InitSent;
                 Ok(Some(
                     NegToken::Init {
@@ -271,6 +372,67 @@ impl SpnegoClient {
                     }
                     .encode(),
                 ))
+            }
+            (Phase::KerberosSent, Some(input)) => {
+                let NegToken::Resp { neg_state, supported_mech, response_token, mech_list_mic } =
+                    NegToken::parse(input)?
+                else {
+                    return Err(malformed(WHAT, "expected NegTokenResp"));
+                };
+                if neg_state == Some(NegState::Reject) {
+                    return Err(AuthError::Rejected);
+                }
+                if supported_mech.as_deref() == Some(NTLM_OID) {
+                    // The acceptor prefers NTLM: start it in the next NegTokenResp; MICs protect the list.
+                    let negotiate = self.ntlm_mut()?.step(None)?;
+                    self.kerberos = None;
+                    self.mech = Mech::Ntlm;
+                    self.phase = Phase::InitSent;
+                    return Ok(Some(
+                        NegToken::Resp {
+                            neg_state: None,
+                            supported_mech: None,
+                            response_token: negotiate,
+                            mech_list_mic: None,
+                        }
+                        .encode(),
+                    ));
+                }
+                if supported_mech.as_deref().is_some_and(|m| !is_kerberos_oid(m)) {
+                    return Err(AuthError::Unsupported("acceptor chose a mechanism we did not offer"));
+                }
+                let ap_rep = response_token.ok_or(AuthError::MissingToken { scheme: "Negotiate" })?;
+                let mech_list = self.mech_list.clone();
+                self.phase = Phase::Complete;
+                let kerberos = self.kerberos.as_mut().ok_or(AuthError::InvalidState("Kerberos not configured"))?;
+                kerberos.step(Some(&ap_rep))?;
+                let protection =
+                    kerberos.protection_mut().ok_or(AuthError::InvalidState("Kerberos context incomplete"))?;
+                if let Some(mic) = &mech_list_mic {
+                    protection.verify_mic(&mech_list, mic).map_err(|_| AuthError::MechListMicMismatch)?;
+                }
+                if neg_state == Some(NegState::AcceptCompleted) {
+                    return Ok(None);
+                }
+                // accept-incomplete / request-mic: the acceptor wants our mechListMIC.
+                let ours = protection.get_mic(&mech_list);
+                Ok(Some(
+                    NegToken::Resp {
+                        neg_state: None,
+                        supported_mech: None,
+                        response_token: None,
+                        mech_list_mic: Some(ours),
+                    }
+                    .encode(),
+                ))
+            }
+            (Phase::Complete, Some(input)) if self.mech == Mech::Kerberos => {
+                // The acceptor's final accept-completed after our mechListMIC.
+                match NegToken::parse(input)? {
+                    NegToken::Resp { neg_state: Some(NegState::Reject), .. } => Err(AuthError::Rejected),
+                    NegToken::Resp { .. } => Ok(None),
+                    NegToken::Init { .. } => Err(malformed(WHAT, "expected NegTokenResp")),
+                }
             }
             (Phase::InitSent, Some(input)) => {
                 let NegToken::Resp { neg_state, supported_mech, response_token, .. } = NegToken::parse(input)? else {
@@ -283,9 +445,11 @@ impl SpnegoClient {
                     return Err(AuthError::Unsupported("acceptor chose a mechanism other than NTLM"));
                 }
                 let challenge = response_token.ok_or(AuthError::MissingToken { scheme: "Negotiate" })?;
-                let auth = self.ntlm.step(Some(&challenge))?;
-                let session = self.ntlm.session_mut().ok_or(AuthError::InvalidState("NTLM incomplete"))?;
-                let mic = session.sign(&self.mech_list).to_vec();
+                let mech_list = self.mech_list.clone();
+                let ntlm = self.ntlm_mut()?;
+                let auth = ntlm.step(Some(&challenge))?;
+                let session = ntlm.session_mut().ok_or(AuthError::InvalidState("NTLM incomplete"))?;
+                let mic = session.sign(&mech_list).to_vec();
                 session.reset_stream(true);
                 self.phase = Phase::AuthenticateSent;
                 Ok(Some(
@@ -306,8 +470,9 @@ impl SpnegoClient {
                     return Err(AuthError::Rejected);
                 }
                 let mic = mech_list_mic.ok_or(AuthError::MechListMicMismatch)?;
-                let session = self.ntlm.session_mut().ok_or(AuthError::InvalidState("NTLM incomplete"))?;
-                session.verify(&self.mech_list, &mic)?;
+                let mech_list = self.mech_list.clone();
+                let session = self.ntlm_mut()?.session_mut().ok_or(AuthError::InvalidState("NTLM incomplete"))?;
+                session.verify(&mech_list, &mic)?;
                 session.reset_stream(false);
                 self.phase = Phase::Complete;
                 Ok(None)
@@ -335,20 +500,28 @@ impl InitiatorContext for SpnegoClient {
         if !self.is_complete() {
             return Err(AuthError::InvalidState("wrap before completion"));
         }
-        self.ntlm.wrap(plaintext)
+        match self.mech {
+            Mech::Kerberos => self.kerberos_mut()?.wrap(plaintext),
+            Mech::Ntlm => self.ntlm_mut()?.wrap(plaintext),
+        }
     }
 
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {
         if !self.is_complete() {
             return Err(AuthError::InvalidState("unwrap before completion"));
         }
-        self.ntlm.unwrap(header, data)
+        match self.mech {
+            Mech::Kerberos => self.kerberos_mut()?.unwrap(header, data),
+            Mech::Ntlm => self.ntlm_mut()?.unwrap(header, data),
+        }
     }
 }
 
-/// A SPNEGO acceptor that negotiates NTLM.
+/// A SPNEGO acceptor that negotiates Kerberos (with a keytab) or NTLM.
 pub struct SpnegoAcceptor {
     ntlm: NtlmAcceptor,
+    kerberos: Option<KerberosAcceptor>,
+    mech: Mech,
     mech_list: Vec<u8>,
     phase: Phase,
     /// NTLM was not the client's first choice: its NEGOTIATE comes in the next NegTokenResp.
@@ -357,7 +530,12 @@ pub struct SpnegoAcceptor {
 
 impl fmt::Debug for SpnegoAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpnegoAcceptor").field("ntlm", &self.ntlm).field("phase", &self.phase).finish()
+        f.debug_struct("SpnegoAcceptor")
+            .field("ntlm", &self.ntlm)
+            .field("kerberos", &self.kerberos)
+            .field("mech", &self.mech)
+            .field("phase", &self.phase)
+            .finish()
     }
 }
 
@@ -369,22 +547,77 @@ impl SpnegoAcceptor {
 
     /// A Negotiate acceptor around a configured NTLM acceptor (names, channel bindings).
     pub fn from_ntlm(ntlm: NtlmAcceptor) -> Self {
-        Self { ntlm, mech_list: Vec::new(), phase: Phase::Initial, awaiting_negotiate: false }
+        Self {
+            ntlm,
+            kerberos: None,
+            mech: Mech::Ntlm,
+            mech_list: Vec::new(),
+            phase: Phase::Initial,
+            awaiting_negotiate: false,
+        }
     }
 
-    /// Checks the client's channel bindings.
+    /// Also accepts Kerberos, with the keys of this acceptor's keytab.
+    pub fn with_kerberos(mut self, kerberos: KerberosAcceptor) -> Self {
+        self.kerberos = Some(kerberos);
+        self
+    }
+
+    /// Checks the client's channel bindings (NTLM and, when configured, Kerberos).
     pub fn with_channel_bindings(self, bindings: ChannelBindings, policy: ChannelBindingPolicy) -> Self {
-        Self { ntlm: self.ntlm.with_channel_bindings(bindings, policy), ..self }
+        Self {
+            kerberos: self.kerberos.map(|k| k.with_channel_bindings(bindings.clone(), policy)),
+            ntlm: self.ntlm.with_channel_bindings(bindings, policy),
+            ..self
+        }
+    }
+
+    /// Whether Kerberos was negotiated (false: NTLM).
+    pub fn uses_kerberos(&self) -> bool {
+        self.mech == Mech::Kerberos
+    }
+
+    fn kerberos_mut(&mut self) -> Result<&mut KerberosAcceptor, AuthError> {
+        self.kerberos.as_mut().ok_or(AuthError::InvalidState("Kerberos not configured"))
     }
 
     fn advance(&mut self, input: &[u8]) -> Result<Option<Vec<u8>>, AuthError> {
+        if self.phase == Phase::Initial
+            && self.kerberos.is_some()
+            && crate::kerberos::gss::unframe(input).is_ok_and(|(id, _)| id == crate::kerberos::gss::TOK_AP_REQ)
+        {
+            // A bare Kerberos GSS token under Negotiate: answer with a bare AP-REP.
+            let out = self.kerberos_mut()?.step(input)?;
+            self.mech = Mech::Kerberos;
+            self.phase = Phase::Complete;
+            return Ok(out);
+        }
         let token = NegToken::parse(input)?;
         match (self.phase, token) {
+            (Phase::Initial, NegToken::Init { mech_types, mech_types_der, mech_token: Some(tok), .. })
+                if self.kerberos.is_some() && is_kerberos_oid(&mech_types[0]) =>
+            {
+                let ap_rep = self.kerberos_mut()?.step(&tok)?;
+                self.mech = Mech::Kerberos;
+                self.mech_list = mech_types_der;
+                self.phase = Phase::Complete;
+                // Kerberos was the initiator's first choice: the mechListMIC exchange is optional (RFC 4178
+                // section 5), and Windows and MIT complete here.
+                Ok(Some(
+                    NegToken::Resp {
+                        neg_state: Some(NegState::AcceptCompleted),
+                        supported_mech: Some(mech_types[0].clone()),
+                        response_token: ap_rep,
+                        mech_list_mic: None,
+                    }
+                    .encode(),
+                ))
+            }
             (Phase::Initial, NegToken::Init { mech_types, mech_types_der, mech_token, .. }) => {
                 let position = mech_types
                     .iter()
                     .position(|m| m == NTLM_OID)
-                    .ok_or(AuthError::Unsupported("no common SPNEGO mechanism (only NTLM is accepted)"))?;
+                    .ok_or(AuthError::Unsupported("no common SPNEGO mechanism"))?;
                 self.mech_list = mech_types_der;
                 self.phase = Phase::InitSent;
                 let (neg_state, response_token) = match (position, mech_token) {
@@ -458,20 +691,30 @@ impl AcceptorContext for SpnegoAcceptor {
     }
 
     fn client_identity(&self) -> Option<&ClientIdentity> {
-        if self.is_complete() { self.ntlm.client_identity() } else { None }
+        match (self.is_complete(), self.mech, &self.kerberos) {
+            (false, _, _) => None,
+            (true, Mech::Kerberos, Some(k)) => k.client_identity(),
+            (true, _, _) => self.ntlm.client_identity(),
+        }
     }
 
     fn wrap(&mut self, plaintext: &[u8]) -> Result<WrappedMessage, AuthError> {
         if !self.is_complete() {
             return Err(AuthError::InvalidState("wrap before completion"));
         }
-        self.ntlm.wrap(plaintext)
+        match self.mech {
+            Mech::Kerberos => self.kerberos_mut()?.wrap(plaintext),
+            Mech::Ntlm => self.ntlm.wrap(plaintext),
+        }
     }
 
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {
         if !self.is_complete() {
             return Err(AuthError::InvalidState("unwrap before completion"));
         }
-        self.ntlm.unwrap(header, data)
+        match self.mech {
+            Mech::Kerberos => self.kerberos_mut()?.unwrap(header, data),
+            Mech::Ntlm => self.ntlm.unwrap(header, data),
+        }
     }
 }
