@@ -1,19 +1,38 @@
 //! The embedded WinRM endpoint with PowerShell-plugin semantics.
 //!
-//! This crate will hold the endpoint that `pssession serve` and `pssession demo` run and that the end-to-end
-//! tests drive with pypsrp and our own client. What exists today are its operator-facing foundations:
+//! The endpoint that `pssession serve` runs and that the end-to-end tests drive with pypsrp and our own client:
 //!
+//! * [`listener`] — [`Server::builder`]: HTTP and HTTPS listeners, graceful shutdown.
+//! * [`endpoint`] — HTTP requests on a connection: Negotiate/NTLM (with `multipart/encrypted` bodies), Basic,
+//!   CredSSP, client certificates, AllowUnencrypted.
+//! * [`service`] — the WS-Management shell service: Create, Command, Send, Receive (long poll), Signal, Delete,
+//!   Get, Disconnect, Reconnect, Connect, Enumerate/Pull/Release, with the per-user shell state machine.
+//! * [`plugin`] — the boundary to the shell's content: [`plugin::Plugin`], [`plugin::PluginShell`],
+//!   [`plugin::OutputSink`].
+//! * [`config`] — the service settings ([`config::ServiceConfig`]).
 //! * [`users`] — the users file (`user:password` per line), with passwords in zeroizing memory.
 //! * [`certificate`] — the HTTPS certificate, given as PEM or generated once and reused.
 //! * [`engine`] — the command engine that runs pipelines inside sessions.
-//!
-//! The WS-Man request handling, authentication acceptors and listeners come with the server issue; see
-//! ARCHITECTURE.md.
 #![forbid(unsafe_code)]
+// WS-Management faults (`WsmanFault`, ~200 bytes) are the error type of the plugin boundary and of every operation:
+// they are the cold path and are written to the wire as they are, so they are not boxed.
+#![allow(clippy::result_large_err)]
 
 pub mod certificate;
+pub mod config;
+pub mod endpoint;
 pub mod engine;
+pub mod listener;
+mod output;
+pub mod plugin;
+pub mod powershell;
+pub mod service;
+mod shell;
 pub mod users;
 
 pub use certificate::{CertificateError, CertificateSource, ServerCertificate};
+pub use config::ServiceConfig;
+pub use listener::{RunningServer, Server, ServerBuilder, ServerError};
+pub use plugin::{OutputSink, Plugin, PluginShell, ShellInfo};
+pub use service::{Caller, DEFAULT_CONFIGURATION, EnvelopeReply, Service};
 pub use users::{User, Users, UsersError};

@@ -127,6 +127,11 @@ impl Users {
         constant_time_eq(user.password.as_bytes(), password.as_bytes()).then_some(user)
     }
 
+    /// The users, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.users.iter()
+    }
+
     /// Number of users.
     pub fn len(&self) -> usize {
         self.users.len()

@@ -30,6 +30,8 @@ enum Command {
     Receive(pssession::cli::receive::ReceiveArgs),
     /// Remove-PSSession: delete sessions.
     Remove(pssession::cli::remove::RemoveArgs),
+    /// Run the embedded WinRM endpoint until SIGINT/SIGTERM.
+    Serve(pssession::cli::serve::ServeArgs),
     /// Play Example 3 of the Connect-PSSession help against an embedded WinRM endpoint.
     ///
     /// Starts the embedded endpoint on an ephemeral loopback port, creates the session `ITTask`, starts a
@@ -48,12 +50,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => pssession::cli::run(pssession::cli::invoke::run(args)),
         Command::Receive(args) => pssession::cli::run(pssession::cli::receive::run(args)),
         Command::Remove(args) => pssession::cli::run(pssession::cli::remove::run(args)),
-        Command::Demo => {
-            eprintln!(
-                "pssession demo: not available yet. The embedded WinRM endpoint and the reconnect client it \
-                 plays against are still being built; this build contains the PSRP framing core only."
-            );
-            ExitCode::from(2)
-        }
+        Command::Serve(args) => pssession::cli::run(pssession::cli::serve::run(args)),
+        Command::Demo => pssession::cli::run(pssession::cli::demo::run()),
     }
 }

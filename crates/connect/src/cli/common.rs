@@ -423,11 +423,10 @@ pub fn print_rows(rows: &[Row], format: OutputFormat) {
 
 /// The table text (`Id Name ComputerName State ConfigurationName Availability`).
 pub fn render_table(rows: &[Row]) -> String {
-    let headers = ["Id", "Name", "ComputerName", "State", "ConfigurationName", "Availability"];
-    let cells: Vec<[String; 6]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.id.to_string(),
                 r.name.clone(),
                 r.computer_name.clone(),
@@ -437,29 +436,36 @@ pub fn render_table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..6)
-        .map(|i| cells.iter().map(|c| c[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
+    // Id and Availability are right-aligned, as in PowerShell's view.
+    render_columns(&["Id", "Name", "ComputerName", "State", "ConfigurationName", "Availability"], &[0, 5], &cells)
+}
+
+/// A PowerShell-style table: a blank line, headers, dashes under each header, the rows, a blank line. Columns
+/// are as wide as their widest cell; those listed in `right_aligned` are right-aligned.
+pub fn render_columns(headers: &[&str], right_aligned: &[usize], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter().filter_map(|c| c.get(i)).map(|c| c.chars().count()).chain([headers[i].len()]).max().unwrap_or(0)
+        })
         .collect();
-    let line = |values: [&str; 6]| {
+    let line = |values: &[&str]| {
         let mut out = String::new();
-        for (i, value) in values.iter().enumerate() {
-            // Id and Availability are right-aligned, as in PowerShell's view.
-            let cell = if i == 0 || i == 5 {
-                format!("{value:>width$}", width = widths[i])
-            } else {
-                format!("{value:<width$}", width = widths[i])
-            };
+        for (i, width) in widths.iter().enumerate() {
+            let value = values.get(i).copied().unwrap_or("");
+            let cell = if right_aligned.contains(&i) { format!("{value:>width$}") } else { format!("{value:<width$}") };
             out.push_str(&cell);
-            out.push(if i == 5 { '\n' } else { ' ' });
+            out.push(' ');
         }
-        out.trim_end_matches(' ').to_owned()
+        let mut out = out.trim_end_matches(' ').to_owned();
+        out.push('\n');
+        out
     };
     let mut out = String::from("\n");
     out.push_str(&line(headers));
     let dashes: Vec<String> = headers.iter().map(|h| "-".repeat(h.len())).collect();
-    out.push_str(&line([&dashes[0], &dashes[1], &dashes[2], &dashes[3], &dashes[4], &dashes[5]]));
-    for row in &cells {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]));
+    out.push_str(&line(&dashes.iter().map(String::as_str).collect::<Vec<_>>()));
+    for row in rows {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
     }
     out.push('\n');
     out

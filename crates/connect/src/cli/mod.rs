@@ -7,12 +7,14 @@
 
 pub mod common;
 pub mod connect;
+pub mod demo;
 pub mod disconnect;
 pub mod get;
 pub mod invoke;
 pub mod new;
 pub mod receive;
 pub mod remove;
+pub mod serve;
 
 use std::process::ExitCode;
 

@@ -32,6 +32,11 @@ impl Clixml {
         &self.0
     }
 
+    /// Deserializes the CLIXML into a typed value (with the default [`crate::clixml::DeserializeLimits`]).
+    pub fn value(&self) -> Result<crate::clixml::PsValue, crate::clixml::ClixmlError> {
+        crate::clixml::from_clixml(&self.0)
+    }
+
     /// The text of the first property named `name` (`<… N="name">text</…>`), entity- and `_xHHHH_`-decoded.
     pub fn property(&self, name: &str) -> Option<String> {
         bodies::property_text(self.as_str(), name)

@@ -726,7 +726,14 @@ impl<'d, 'x> Parser<'d, 'x> {
                 });
             }
         }
-        let key = names.join("\n");
+        // Length-prefixed, so that no two different lists share a key (`["a\nb"]` vs `["a", "b"]`, `[""]` vs `[]`).
+        let mut key = String::with_capacity(names.iter().map(|n| n.len() + 4).sum());
+        for name in &names {
+            key.push_str(&name.len().to_string());
+            key.push(':');
+            key.push_str(name);
+        }
+        key.push(';');
         let list = match self.de.type_lists.get(&key) {
             Some(list) => list.clone(),
             None => {
@@ -827,5 +834,6 @@ fn is_value_tag(tag: &str) -> bool {
             | "Nil"
             | "Ref"
             | "Obj"
+            | "PR"
     )
 }

@@ -466,7 +466,8 @@ pub fn parse_float(text: &str, tag: &'static str) -> Result<f64, PrimitiveError>
     match text {
         "INF" | "Infinity" => Ok(f64::INFINITY),
         "-INF" | "-Infinity" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
+        // .NET Core parses the NaN symbol case-insensitively, and psrpcore writes "NAN".
+        _ if text.eq_ignore_ascii_case("NaN") => Ok(f64::NAN),
         _ if text.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) => {
             text.parse().map_err(|_| PrimitiveError { tag })
         }

@@ -1,0 +1,375 @@
+//! The HTTP face of the service: path and method checks, authentication (per TCP connection), WinRM message
+//! encryption (`multipart/encrypted`) of bodies both ways, and the AllowUnencrypted policy.
+//!
+//! Like [`crate::service`], this is bytes in, bytes out: an [`HttpRequest`] and the [`Connection`] state it
+//! arrived on give an [`HttpReply`]. [`crate::listener`] runs it over TCP and TLS.
+
+use std::fmt;
+use std::sync::Arc;
+
+use pssession_auth::client_cert::{CertificateMapping, MUTUAL_AUTHORIZATION};
+use pssession_auth::credssp::CredsspServer;
+use pssession_auth::{
+    AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, NegotiateServer, ServerAuth,
+    TransportSecurity, UserDatabase, WrappedMessage,
+};
+use pssession_wsman::fault::WsmanFault;
+use pssession_wsman::multipart::{self, EncryptionProtocol, MessageSealer, SealError, Sealed};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::service::{Caller, Service};
+
+/// The `Content-Type` of SOAP bodies.
+pub const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+
+/// An HTTP request as the endpoint sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `POST`, …
+    pub method: String,
+    /// The request target: path and query (`/wsman?PSVersion=7.4.10`).
+    pub target: String,
+    /// Header names and values (names compared case-insensitively).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// The status code (200, 401, 500, …).
+    pub status: u16,
+    /// Headers to send (`Content-Type`, `WWW-Authenticate`, …; repeated names allowed).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    fn empty(status: u16) -> Self {
+        HttpReply { status, headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+/// Who may authenticate, and how.
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// Accounts for Basic, Negotiate/NTLM and CredSSP.
+    pub users: Arc<UserDatabase>,
+    /// The certificate chain and key CredSSP presents inside its own TLS session; `None` disables CredSSP.
+    pub credssp: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    /// Client certificates to users (HTTPS with a client certificate); `None` disables certificate logons.
+    pub certificates: Option<Arc<CertificateMapping>>,
+    /// How NTLM channel bindings are checked on HTTPS.
+    pub channel_binding_policy: ChannelBindingPolicy,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("users", &self.users)
+            .field("credssp", &self.credssp.is_some())
+            .field("certificates", &self.certificates.is_some())
+            .field("channel_binding_policy", &self.channel_binding_policy)
+            .finish()
+    }
+}
+
+impl AuthSettings {
+    /// Password logons against `users`; no CredSSP, no certificates, relaxed channel bindings.
+    pub fn new(users: Arc<UserDatabase>) -> Self {
+        AuthSettings {
+            users,
+            credssp: None,
+            certificates: None,
+            channel_binding_policy: ChannelBindingPolicy::WhenSupported,
+        }
+    }
+}
+
+/// A connection-bound security context (Negotiate/NTLM or CredSSP) and the body protocol it seals with.
+struct Context {
+    auth: Box<dyn ServerAuth>,
+    protocol: EncryptionProtocol,
+}
+
+/// The state of one TCP (or TLS) connection: the security context NTLM and CredSSP bind to it.
+pub struct Connection {
+    tls: bool,
+    peer_ip: String,
+    channel_bindings: Option<ChannelBindings>,
+    certificate_identity: Option<ClientIdentity>,
+    context: Option<Context>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("tls", &self.tls)
+            .field("peer_ip", &self.peer_ip)
+            .field("certificate_identity", &self.certificate_identity)
+            .field("authenticated", &self.context.as_ref().is_some_and(|c| c.auth.is_complete()))
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A plain HTTP connection from `peer_ip`.
+    pub fn plain(peer_ip: &str) -> Self {
+        Connection {
+            tls: false,
+            peer_ip: peer_ip.to_owned(),
+            channel_bindings: None,
+            certificate_identity: None,
+            context: None,
+        }
+    }
+
+    /// An HTTPS connection from `peer_ip`; `server_leaf` is our certificate (for NTLM channel bindings) and
+    /// `client_identity` the user a verified client certificate maps to, if any.
+    pub fn tls(peer_ip: &str, server_leaf: Option<&[u8]>, client_identity: Option<ClientIdentity>) -> Self {
+        Connection {
+            tls: true,
+            peer_ip: peer_ip.to_owned(),
+            channel_bindings: server_leaf.and_then(|der| ChannelBindings::tls_server_end_point(der).ok()),
+            certificate_identity: client_identity,
+            context: None,
+        }
+    }
+}
+
+/// `multipart` drives a [`ServerAuth`]'s wrap/unwrap through this.
+struct Sealer<'a>(&'a mut dyn ServerAuth);
+
+impl MessageSealer for Sealer<'_> {
+    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
+        let WrappedMessage { header, data } = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
+        Ok(Sealed { header, ciphertext: data, padding: 0 })
+    }
+
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
+    }
+}
+
+/// The request handler behind the listeners: [`Service`] plus authentication.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    service: Service,
+    auth: AuthSettings,
+}
+
+enum Authenticated {
+    /// Go on with this identity; put the header (a final token) on the reply.
+    Yes(ClientIdentity, Option<String>),
+    /// Answer this now (401 rounds, refusals).
+    Reply(HttpReply),
+}
+
+impl Endpoint {
+    /// The endpoint of `service` with these logons.
+    pub fn new(service: Service, auth: AuthSettings) -> Self {
+        Endpoint { service, auth }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    fn offers(&self, conn: &Connection) -> Vec<String> {
+        let mut offers = vec!["Negotiate".to_owned()];
+        if conn.tls || self.service.config().allow_unencrypted {
+            offers.push("Basic realm=\"WSMAN\"".to_owned());
+        }
+        if self.auth.credssp.is_some() {
+            offers.push("CredSSP".to_owned());
+        }
+        offers
+    }
+
+    fn unauthorized(&self, conn: &Connection) -> HttpReply {
+        let mut reply = HttpReply::empty(401);
+        for o in self.offers(conn) {
+            reply.headers.push(("WWW-Authenticate".to_owned(), o));
+        }
+        reply
+    }
+
+    /// Handles one HTTP request on `conn`.
+    pub async fn handle(&self, conn: &mut Connection, request: HttpRequest) -> HttpReply {
+        if !request.method.eq_ignore_ascii_case("POST") {
+            let mut reply = HttpReply::empty(405);
+            reply.headers.push(("Allow".to_owned(), "POST".to_owned()));
+            return reply;
+        }
+        let path = request.target.split(['?', ';']).next().unwrap_or_default();
+        if !path.eq_ignore_ascii_case(&self.service.config().path) {
+            return HttpReply::empty(404);
+        }
+        let (identity, final_token) = match self.authenticate(conn, &request) {
+            Authenticated::Yes(identity, token) => (identity, token),
+            Authenticated::Reply(reply) => return reply,
+        };
+        let mut reply = self.handle_body(conn, &request, &identity).await;
+        if let Some(token) = final_token {
+            reply.headers.push(("WWW-Authenticate".to_owned(), token));
+        }
+        reply
+    }
+
+    fn authenticate(&self, conn: &mut Connection, request: &HttpRequest) -> Authenticated {
+        let Some(authorization) = request.header("Authorization").map(str::trim) else {
+            // A connection-bound context authenticated earlier on this connection covers later requests.
+            return match &conn.context {
+                Some(c) if c.auth.is_complete() => match c.auth.client_identity() {
+                    Some(id) => Authenticated::Yes(id.clone(), None),
+                    None => Authenticated::Reply(self.unauthorized(conn)),
+                },
+                _ => Authenticated::Reply(self.unauthorized(conn)),
+            };
+        };
+        if authorization.eq_ignore_ascii_case(MUTUAL_AUTHORIZATION) {
+            return match &conn.certificate_identity {
+                Some(id) if conn.tls && self.auth.certificates.is_some() => Authenticated::Yes(id.clone(), None),
+                _ => Authenticated::Reply(self.unauthorized(conn)),
+            };
+        }
+        let scheme = authorization.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        match scheme.as_str() {
+            "basic" => {
+                conn.context = None;
+                let security = if conn.tls { TransportSecurity::Tls } else { TransportSecurity::Plaintext };
+                let allow = self.service.config().allow_unencrypted;
+                let Ok(mut basic) = BasicServer::new(self.auth.users.clone(), security, allow) else {
+                    return Authenticated::Reply(self.unauthorized(conn));
+                };
+                match basic.step(authorization) {
+                    Ok(AcceptStep::Complete(_)) => match basic.client_identity() {
+                        Some(id) => Authenticated::Yes(id.clone(), None),
+                        None => Authenticated::Reply(self.unauthorized(conn)),
+                    },
+                    _ => Authenticated::Reply(self.unauthorized(conn)),
+                }
+            }
+            "negotiate" | "ntlm" | "credssp" => self.context_step(conn, &scheme, authorization),
+            _ => Authenticated::Reply(self.unauthorized(conn)),
+        }
+    }
+
+    fn context_step(&self, conn: &mut Connection, scheme: &str, authorization: &str) -> Authenticated {
+        let credssp = scheme == "credssp";
+        let protocol = if credssp { EncryptionProtocol::CredSsp } else { EncryptionProtocol::Spnego };
+        let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.auth.is_complete());
+        if !reuse {
+            let auth: Box<dyn ServerAuth> = if credssp {
+                let Some((chain, key)) = &self.auth.credssp else {
+                    return Authenticated::Reply(self.unauthorized(conn));
+                };
+                Box::new(CredsspServer::new(self.auth.users.clone(), chain.clone(), key.clone_key()))
+            } else {
+                let server = NegotiateServer::new(self.auth.users.clone());
+                Box::new(match &conn.channel_bindings {
+                    Some(b) => server.with_channel_bindings(b.clone(), self.auth.channel_binding_policy),
+                    None => server,
+                })
+            };
+            conn.context = Some(Context { auth, protocol });
+        }
+        let Some(context) = conn.context.as_mut() else {
+            return Authenticated::Reply(self.unauthorized(conn));
+        };
+        match context.auth.step(authorization) {
+            Ok(AcceptStep::Continue(token)) => {
+                let mut reply = HttpReply::empty(401);
+                reply.headers.push(("WWW-Authenticate".to_owned(), token));
+                Authenticated::Reply(reply)
+            }
+            Ok(AcceptStep::Complete(token)) => match context.auth.client_identity() {
+                Some(id) => Authenticated::Yes(id.clone(), token),
+                None => {
+                    conn.context = None;
+                    Authenticated::Reply(self.unauthorized(conn))
+                }
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "authentication refused");
+                conn.context = None;
+                Authenticated::Reply(self.unauthorized(conn))
+            }
+        }
+    }
+
+    async fn handle_body(&self, conn: &mut Connection, request: &HttpRequest, identity: &ClientIdentity) -> HttpReply {
+        let caller = Caller::new(&identity.domain, &identity.user, &conn.peer_ip);
+        let content_type = request.header("Content-Type").unwrap_or_default();
+        let machine = self.service.config().machine_name.clone();
+        let encrypted = content_type.trim_start().to_ascii_lowercase().starts_with("multipart/");
+        let (envelope, seal_with) = if encrypted {
+            let Some(context) = conn.context.as_mut().filter(|c| c.auth.is_complete()) else {
+                return HttpReply::empty(400);
+            };
+            let limits = multipart::Limits {
+                max_body: self.service.config().max_envelope_size() * 2 + 4096,
+                ..multipart::Limits::default()
+            };
+            match multipart::decrypt(&mut Sealer(context.auth.as_mut()), content_type, &request.body, &limits) {
+                Ok(plain) => (plain, Some(context.protocol)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot decrypt the request body");
+                    return HttpReply::empty(400);
+                }
+            }
+        } else if request.body.is_empty() {
+            // The last authentication round of a sealing mechanism carries no envelope.
+            return HttpReply::empty(200);
+        } else {
+            // Windows answers HTTP 500 and logs "unencrypted message received" (pywinrm#129); the fault body
+            // says why.
+            if !conn.tls && !self.service.config().allow_unencrypted {
+                let mut fault = WsmanFault::access_denied(&machine);
+                fault.message = Some(
+                    "The WinRM service refuses unencrypted traffic: AllowUnencrypted is false. Use HTTPS or an \
+                     authentication that encrypts messages (Negotiate). "
+                        .to_owned(),
+                );
+                let reply = pssession_wsman::envelope::Response::reply(
+                    &Default::default(),
+                    pssession_wsman::envelope::ResponseBody::Fault(fault),
+                    &format!("uuid:{}", crate::shell::id_text(uuid::Uuid::new_v4())),
+                );
+                return soap(500, reply.to_bytes());
+            }
+            (request.body.clone(), None)
+        };
+        let answer = self.service.handle_envelope(&caller, &envelope).await;
+        match seal_with {
+            None => soap(answer.status, answer.body),
+            Some(protocol) => {
+                let Some(context) = conn.context.as_mut() else { return HttpReply::empty(500) };
+                match multipart::encrypt(&mut Sealer(context.auth.as_mut()), protocol, &answer.body) {
+                    Ok(sealed) => HttpReply {
+                        status: answer.status,
+                        headers: vec![("Content-Type".to_owned(), sealed.content_type)],
+                        body: sealed.body,
+                    },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot encrypt the response body");
+                        HttpReply::empty(500)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn soap(status: u16, body: Vec<u8>) -> HttpReply {
+    HttpReply { status, headers: vec![("Content-Type".to_owned(), SOAP_CONTENT_TYPE.to_owned())], body }
+}

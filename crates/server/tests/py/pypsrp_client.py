@@ -1,0 +1,127 @@
+"""Drives pypsrp (the real PyPI client) against the embedded endpoint for crates/server/tests/pypsrp_interop.rs.
+
+Reads one JSON request on stdin: {"host", "port", "ssl", "auth", "users": {name: password}, "scenario"} and
+prints one JSON result. Any exception escapes (non-zero exit, traceback on stderr), failing the Rust test.
+"""
+
+import json
+import sys
+import time
+
+from pypsrp.exceptions import WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+req = json.load(sys.stdin)
+
+
+def wsman(user):
+    return WSMan(
+        req["host"],
+        port=req["port"],
+        username=user,
+        password=req["users"][user],
+        ssl=req["ssl"],
+        auth=req["auth"],
+        cert_validation=False,
+        encryption="auto",
+        operation_timeout=5,
+        read_timeout=15,
+    )
+
+
+def streams(ps):
+    return {
+        "error": [str(e) for e in ps.streams.error],
+        "warning": [str(w) for w in ps.streams.warning],
+        "verbose": [str(v) for v in ps.streams.verbose],
+        "debug": [str(d) for d in ps.streams.debug],
+        "information": [str(i.message_data) for i in ps.streams.information],
+        "progress": [p.activity for p in ps.streams.progress],
+    }
+
+
+def text(values):
+    return [str(v) for v in values]
+
+
+def run_streams():
+    with RunspacePool(wsman("alice")) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(
+            "$VerbosePreference = 'Continue'; $DebugPreference = 'Continue'; "
+            "1..3; Write-Error 'bad'; Write-Warning 'careful'; Write-Verbose 'chatty'; Write-Debug 'details'; "
+            "Write-Information 'fyi'; Write-Progress -Activity 'Working' -PercentComplete 50; 'done'"
+        )
+        output = text(ps.invoke())
+        result = {"output": output, "had_errors": ps.had_errors, "streams": streams(ps)}
+        piped = PowerShell(pool)
+        piped.add_script("$input | ForEach-Object { $_ * 10 }")
+        result["input"] = text(piped.invoke(input=[1, 2, 3]))
+        unknown = PowerShell(pool)
+        unknown.add_cmdlet("Get-Nothing")
+        unknown.invoke()
+        result["unknown"] = {"had_errors": unknown.had_errors, "error": text(unknown.streams.error)}
+        slow = PowerShell(pool)
+        slow.add_script("Start-Sleep -Seconds 30; 'never'")
+        slow.begin_invoke()
+        time.sleep(0.5)
+        slow.stop()
+        result["stopped"] = str(slow.state)
+        return result
+
+
+def run_disconnect():
+    mode = req.get("buffer_mode", "Block")
+    pool = RunspacePool(wsman("alice"))
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_script("1..5 | ForEach-Object { Start-Sleep -Milliseconds 200; \"item $_\" }")
+    ps.begin_invoke()
+    pool.disconnect()
+    pool_id = str(pool.id).upper()
+    time.sleep(1.5)  # the pipeline keeps running while nobody is connected
+
+    result = {}
+    # The owner sees it from a brand-new connection; another user does not.
+    others = RunspacePool.get_runspace_pools(wsman("bob"))
+    result["bob_sees"] = [str(p.id).upper() for p in others]
+    found = [p for p in RunspacePool.get_runspace_pools(wsman("alice")) if str(p.id).upper() == pool_id]
+    result["found"] = len(found)
+    reattached = found[0]
+    reattached.connect()
+    result["state_after_connect"] = str(reattached.state)
+    shells = reattached.create_disconnected_power_shells()
+    result["pipelines"] = len(shells)
+    output = []
+    for shell in shells:
+        output.extend(text(shell.connect()))
+    result["output"] = output
+    # Same-client reconnect after another disconnect.
+    reattached.disconnect()
+    reattached.connect()
+    again = PowerShell(reattached)
+    again.add_script("'still here'")
+    result["after_reconnect"] = text(again.invoke())
+    reattached.close()
+    return result
+
+
+def run_busy():
+    pool = RunspacePool(wsman("alice"))
+    pool.open()
+    pool_id = str(pool.id).upper()
+    found = [p for p in RunspacePool.get_runspace_pools(wsman("alice")) if str(p.id).upper() == pool_id]
+    result = {"found": len(found)}
+    try:
+        found[0].connect()
+        result["connect"] = "succeeded"
+    except WSManFaultError as e:
+        result["connect"] = "fault"
+        result["code"] = e.code
+    pool.close()
+    return result
+
+
+SCENARIOS = {"streams": run_streams, "disconnect": run_disconnect, "busy": run_busy}
+print(json.dumps(SCENARIOS[req["scenario"]]()))

@@ -1,0 +1,108 @@
+//! The real pypsrp client (PyPI, installed by the test command) against the embedded endpoint with the PowerShell
+//! plugin: every output stream, input, stop, disconnect and reconnect from a new client, per-user isolation and
+//! the Busy fault; over HTTP with NTLM and message encryption, and over HTTPS with Basic and with Negotiate.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pssession_server::certificate::ServerCertificate;
+use pssession_server::engine::{BuiltinEngine, EngineConfig};
+use pssession_server::plugin::Plugin;
+use pssession_server::powershell::PowerShellPlugin;
+use pssession_server::{RunningServer, Server};
+use serde_json::{Value, json};
+
+const ALICE: (&str, &str) = ("alice", "Secret123!");
+const BOB: (&str, &str) = ("bob", "Hunter2!!");
+
+async fn start(https: bool) -> RunningServer {
+    let plugin: Arc<dyn Plugin> =
+        Arc::new(PowerShellPlugin::new(Arc::new(BuiltinEngine::new(EngineConfig::default()))));
+    let mut builder = Server::builder()
+        .user(ALICE.0, ALICE.1)
+        .user(BOB.0, BOB.1)
+        .plugin(pssession_server::DEFAULT_CONFIGURATION, plugin);
+    builder = if https {
+        let (_, certificate, key) = ServerCertificate::generate(&["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("self-signed certificate");
+        builder.certificate_pem(certificate.as_bytes(), key.as_bytes()).expect("certificate").https(0)
+    } else {
+        builder.http(0)
+    };
+    builder.start().await.expect("server starts")
+}
+
+/// Runs one pypsrp scenario in a blocking thread (the server keeps serving on the runtime meanwhile).
+async fn pypsrp(server: &RunningServer, https: bool, auth: &str, scenario: &str) -> Value {
+    let address = if https { server.https_address() } else { server.http_address() }.expect("listener");
+    let request = json!({
+        "host": "127.0.0.1",
+        "port": address.port(),
+        "ssl": https,
+        "auth": auth,
+        "users": { ALICE.0: ALICE.1, BOB.0: BOB.1 },
+        "scenario": scenario,
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pypsrp_client.py");
+    tokio::task::spawn_blocking(move || pssession_testkit::run_python_json(&script, &request))
+        .await
+        .expect("pypsrp thread")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().expect("array").iter().map(|v| v.as_str().expect("string").to_owned()).collect()
+}
+
+fn check_streams(result: &Value) {
+    assert_eq!(strings(&result["output"]), ["1", "2", "3", "done"]);
+    let streams = &result["streams"];
+    assert_eq!(strings(&streams["error"]), ["bad"]);
+    assert_eq!(strings(&streams["warning"]), ["careful"]);
+    assert_eq!(strings(&streams["verbose"]), ["chatty"]);
+    assert_eq!(strings(&streams["debug"]), ["details"]);
+    assert_eq!(strings(&streams["information"]), ["fyi"]);
+    assert_eq!(strings(&streams["progress"]), ["Working"]);
+    assert_eq!(strings(&result["input"]), ["10", "20", "30"]);
+    assert_eq!(result["unknown"]["had_errors"], json!(true));
+    assert!(strings(&result["unknown"]["error"])[0].starts_with("The term 'Get-Nothing' is not recognized"));
+    // PSInvocationState.STOPPED
+    assert_eq!(result["stopped"], json!("3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ntlm_with_message_encryption_over_http() {
+    let server = start(false).await;
+    check_streams(&pypsrp(&server, false, "ntlm", "streams").await);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_and_negotiate_over_https() {
+    let server = start(true).await;
+    check_streams(&pypsrp(&server, true, "basic", "streams").await);
+    check_streams(&pypsrp(&server, true, "negotiate", "streams").await);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_then_connect_from_a_new_client_receives_what_ran_meanwhile() {
+    let server = start(false).await;
+    let result = pypsrp(&server, false, "ntlm", "disconnect").await;
+    assert_eq!(result["bob_sees"], json!([]), "another user must not see alice's pools");
+    assert_eq!(result["found"], json!(1));
+    assert_eq!(result["pipelines"], json!(1));
+    assert_eq!(strings(&result["output"]), ["item 1", "item 2", "item 3", "item 4", "item 5"]);
+    assert_eq!(strings(&result["after_reconnect"]), ["still here"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_connected_elsewhere_is_busy() {
+    let server = start(false).await;
+    let result = pypsrp(&server, false, "ntlm", "busy").await;
+    assert_eq!(result["found"], json!(1));
+    assert_eq!(result["connect"], json!("fault"));
+    // ERROR_WINRS_SHELL_CONNECTED_TO_DIFFERENT_CLIENT
+    assert_eq!(result["code"], json!(0x803381CDu32));
+    server.shutdown().await;
+}
