@@ -245,6 +245,22 @@ fn every_trace_message_parses_into_its_typed_body() {
                 let record = InformationalRecord::from_value(ty, &value).unwrap_or_else(|e| panic!("{context}: {e}"));
                 assert!(!record.message.is_empty(), "{context}");
             }
+            ty @ (MessageType::PipelineHostCall | MessageType::RunspacePoolHostCall) => {
+                let call =
+                    HostCall::from_value(ty, &from_clixml(body).unwrap()).unwrap_or_else(|e| panic!("{context}: {e}"));
+                assert!(call.method.name().is_some(), "{context}: unknown host method {:?}", call.method);
+                assert_eq!(HostCall::from_value(ty, &call.to_value()).unwrap(), call, "{context}: rebuild");
+            }
+            ty @ (MessageType::PipelineHostResponse | MessageType::RunspacePoolHostResponse) => {
+                let response = HostResponse::from_value(ty, &from_clixml(body).unwrap())
+                    .unwrap_or_else(|e| panic!("{context}: {e}"));
+                assert_eq!(HostResponse::from_value(ty, &response.to_value()).unwrap(), response, "{context}: rebuild");
+            }
+            MessageType::PublicKey => check::<PublicKey>(body, &context),
+            MessageType::EncryptedSessionKey => check::<EncryptedSessionKey>(body, &context),
+            MessageType::PublicKeyRequest => check::<PublicKeyRequest>(body, &context),
+            MessageType::UserEvent => check::<UserEvent>(body, &context),
+            MessageType::GetCommandMetadata => check::<GetCommandMetadata>(body, &context),
             _ => typed -= 1,
         }
     }

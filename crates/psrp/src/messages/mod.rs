@@ -13,10 +13,14 @@ use std::fmt;
 use crate::clixml::{ClixmlError, PsObject, PsValue, from_clixml, to_message_body};
 use crate::message::MessageType;
 
+mod host;
 mod pipeline;
 mod pool;
 mod records;
 
+pub use host::{
+    EncryptedSessionKey, GetCommandMetadata, HostCall, HostMethod, HostResponse, PublicKey, PublicKeyRequest, UserEvent,
+};
 pub use pipeline::{
     CommandParameter, CreatePipeline, PipelineResultTypes, PipelineStateMessage, PowerShellCommand, PowerShellPipeline,
     RemoteStreamOptions,

@@ -123,3 +123,35 @@ fn malformed_bodies_are_typed_errors() {
     assert!(matches!(CreatePipeline::decode(b"<Obj"), Err(BodyError::Clixml(_))));
     assert!(from_clixml(b"<Nil />").is_ok());
 }
+
+#[test]
+fn host_and_key_bodies_round_trip() {
+    let call = HostCall { call_id: 7, method: HostMethod::READ_LINE, parameters: vec![PsValue::from("prompt")] };
+    assert_eq!(HostCall::from_value(MessageType::PipelineHostCall, &call.to_value()).unwrap(), call);
+    assert_eq!(HostMethod::READ_LINE.name(), Some("ReadLine"));
+    assert_eq!(HostMethod::from_name("PromptForChoiceMultipleSelection"), Some(HostMethod(56)));
+    assert_eq!(HostMethod(0).name(), None);
+    assert!(HostMethod::READ_LINE.expects_response() && !HostMethod::WRITE_LINE2.expects_response());
+    let response =
+        HostResponse { call_id: 7, method: HostMethod::READ_LINE, result: Some("typed".into()), error: None };
+    assert_eq!(HostResponse::from_value(MessageType::PipelineHostResponse, &response.to_value()).unwrap(), response);
+    round_trip(&UserEvent {
+        event_identifier: 1,
+        source_identifier: "Timer".into(),
+        time_generated: PsDateTime::parse("2024-05-01T12:30:45Z").unwrap(),
+        sender: PsValue::Null,
+        source_args: PsValue::Null,
+        message_data: "tick".into(),
+        computer_name: Some("srv".into()),
+        runspace_id: uuid::Uuid::from_u128(5),
+    });
+    round_trip(&GetCommandMetadata {
+        names: vec!["Get-*".into()],
+        command_type: 0x1FF,
+        namespace: None,
+        argument_list: Some(vec![PsValue::I32(1)]),
+    });
+    round_trip(&PublicKey { public_key: "AQID".into() });
+    round_trip(&EncryptedSessionKey { encrypted_session_key: "AQID".into() });
+    round_trip(&PublicKeyRequest);
+}
