@@ -25,8 +25,7 @@ mod pool;
 mod state;
 
 pub use bodies::{
-    ProtocolVersion, SessionCapability, client_session_capability, connect_runspace_pool, escape_string,
-    init_runspace_pool, unescape,
+    ProtocolVersion, SessionCapability, client_session_capability, connect_runspace_pool, init_runspace_pool,
 };
 pub use error::ClientError;
 pub use events::{ClientEvent, Clixml, HostCall, PipelineEvent, RemoteError};

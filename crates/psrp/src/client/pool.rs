@@ -358,7 +358,7 @@ impl ClientRunspacePool {
                 self.set_state(state, error, events);
             }
             MessageType::RunspacePoolHostCall => {
-                let call = bodies::parse_host_call(message.body())?;
+                let call = bodies::parse_host_call(message_type, message.body())?;
                 events.push(ClientEvent::HostCall(call));
             }
             MessageType::RunspaceAvailability => {
@@ -396,7 +396,7 @@ impl ClientRunspacePool {
             MessageType::DebugRecord => PipelineEvent::Debug(bodies::parse_value(message_type, body)?),
             MessageType::InformationRecord => PipelineEvent::Information(bodies::parse_value(message_type, body)?),
             MessageType::ProgressRecord => PipelineEvent::Progress(bodies::parse_value(message_type, body)?),
-            MessageType::PipelineHostCall => PipelineEvent::HostCall(bodies::parse_host_call(body)?),
+            MessageType::PipelineHostCall => PipelineEvent::HostCall(bodies::parse_host_call(message_type, body)?),
             MessageType::PipelineState => {
                 let (state, error) = bodies::parse_pipeline_state(body)?;
                 pipeline.state = state;
