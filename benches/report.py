@@ -98,12 +98,34 @@ def wsman_rows(ours, anchors):
     return rows
 
 
+def clixml_rows(ours, anchors):
+    """Rows for benches/benches/clixml.rs against bench_clixml.py (the same 10,000 PSCustomObjects, in objects/s).
+
+    Per-object deserialization pairs with both libraries' per-object measurements, the <Objs> document with
+    psrpcore's deserialize_clixml; serialization has no anchor and is listed for scale."""
+    rows = []
+    for full_id, (seconds, throughput) in sorted(ours.items()):
+        parts = full_id.split("/")
+        if parts[0] != "clixml" or len(parts) != 3:
+            continue
+        op, mode = parts[1], parts[2]
+        amount = throughput.get("Elements")
+        peers = {}
+        if op == "deserialize":
+            libs = ("psrpcore", "pypsrp") if mode == "per-object" else ("psrpcore",)
+            for lib in libs:
+                peer = find(anchors, op="deserialize", lib=lib, mode=mode)
+                peers[lib] = peer["items"] / peer["median_s"] if peer else None
+        rows.append((full_id, rate(seconds, amount), peers, "obj"))
+    return rows
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     ours = criterion_results(sys.argv[1])
     anchors = anchor_results(sys.argv[2])
-    rows = fragment_rows(ours, anchors) + wsman_rows(ours, anchors)
+    rows = fragment_rows(ours, anchors) + wsman_rows(ours, anchors) + clixml_rows(ours, anchors)
     print("| work | pssession | psrpcore | pypsrp | × psrpcore | × pypsrp |")
     print("|---|---|---|---|---|---|")
     missing = []

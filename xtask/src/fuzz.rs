@@ -86,9 +86,51 @@ fn seed(target: &str, corpus: &Path) -> Result<usize> {
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
     };
     let family = target.split('_').next().unwrap_or(target);
+    if target == "auth_kerberos" {
+        // No Kerberos traffic is recorded (it needs a KDC); start from the shapes the parsers branch on: a
+        // GSS-framed AP-REQ prefix, an AP-REP, a KRB-ERROR, a Wrap token header, keytab and ccache headers.
+        for (name, bytes) in [
+            ("gss-ap-req", &b"\x60\x0d\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01\x00\x6e\x00"[..]),
+            ("ap-rep", b"\x6f\x0e\x30\x0c\xa0\x03\x02\x01\x05\xa1\x03\x02\x01\x0f\xa2\x00"),
+            ("krb-error", b"\x7e\x0e\x30\x0c\xa0\x03\x02\x01\x05\xa1\x03\x02\x01\x1e\xa6\x00"),
+            ("wrap", b"\x05\x04\x06\xff\x00\x00\x00\x1c\x00\x00\x00\x00\x00\x00\x00\x01"),
+            ("keytab", b"\x05\x02\x00\x00\x00\x10\x00\x01\x00\x01R\x00\x01H\x00\x00\x00\x01"),
+            ("ccache", b"\x05\x04\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01R"),
+            ("krb5-conf", b"[libdefaults]\n default_realm = R\n[realms]\n R = {\n  kdc = k:88\n }\n"),
+        ] {
+            write(name, bytes)?;
+        }
+        return Ok(count);
+    }
     match family {
+        // CLIXML message bodies reassembled from the trace fragments, and the CLIXML samples of other
+        // implementations (pwsh `<Objs>` streams with progress and error records, psrp-rs's seeds).
+        "clixml" => {
+            for entry in read_dir(&fixtures.join("vectors/fragments"))? {
+                if entry.extension().is_some_and(|e| e == "bin") {
+                    let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+                    let name = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    for (i, body) in message_bodies(&bytes).iter().enumerate() {
+                        write(&format!("{name}-{i}"), body)?;
+                    }
+                }
+            }
+            for dir in [
+                "pypsrp-windows-traces/clixml",
+                "other-projects/psrp-rs/fuzz/seeds/clixml_decoder",
+                "other-projects/psrp-rs/fuzz/seeds/records_decode",
+            ] {
+                for entry in read_dir(&fixtures.join(dir))? {
+                    if entry.extension().is_some_and(|e| e == "xml") {
+                        let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+                        let name = entry.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                        write(&name, &bytes)?;
+                    }
+                }
+            }
+        }
         // Fragment streams decoded from the Windows traces; the defragmenter's first byte is a control byte.
-        "psrp" | "clixml" => {
+        "psrp" => {
             for entry in read_dir(&fixtures.join("vectors/fragments"))? {
                 if entry.extension().is_some_and(|e| e == "bin") {
                     let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
@@ -108,6 +150,23 @@ fn seed(target: &str, corpus: &Path) -> Result<usize> {
                 write(name, script.as_bytes())?;
             }
         }
+        // server_request: each recorded request envelope, and the recorded session (Create, Receive, Disconnect,
+        // Reconnect, Enumerate, …) as one input of `\0\0`-separated envelopes.
+        "server" => {
+            let mut session = Vec::new();
+            for entry in read_dir(&fixtures.join("vectors/windows-traces-pypsrp/xml"))? {
+                let name = entry.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                if name.ends_with(".request.xml") {
+                    let bytes = std::fs::read(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+                    write(&name, &bytes)?;
+                    if !session.is_empty() {
+                        session.extend_from_slice(b"\0\0");
+                    }
+                    session.extend_from_slice(&bytes);
+                }
+            }
+            write("session", &session)?;
+        }
         // Whole envelopes and fault documents.
         _ => {
             for dir in ["vectors/faults", "vectors/windows-traces-pypsrp/xml", "vectors/misc"] {
@@ -122,6 +181,38 @@ fn seed(target: &str, corpus: &Path) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// The bodies of the PSRP messages in a stream of fragments (MS-PSRP 2.2.4: object id, fragment id, flags, blob
+/// length, blob; 2.2.1: a 40-byte message header before the body). Fragments of one object are joined in order;
+/// a truncated stream yields what is complete.
+fn message_bodies(mut stream: &[u8]) -> Vec<Vec<u8>> {
+    const FRAGMENT_HEADER: usize = 21;
+    const MESSAGE_HEADER: usize = 40;
+    let mut objects: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut bodies = Vec::new();
+    while stream.len() >= FRAGMENT_HEADER {
+        let object_id = u64::from_be_bytes(stream[0..8].try_into().unwrap_or_default());
+        let end_flag = stream[16] & 0b10 != 0;
+        let length = u32::from_be_bytes(stream[17..21].try_into().unwrap_or_default()) as usize;
+        let Some(blob) = stream.get(FRAGMENT_HEADER..FRAGMENT_HEADER + length) else { break };
+        stream = &stream[FRAGMENT_HEADER + length..];
+        let index = match objects.iter().position(|(id, _)| *id == object_id) {
+            Some(index) => index,
+            None => {
+                objects.push((object_id, Vec::new()));
+                objects.len() - 1
+            }
+        };
+        objects[index].1.extend_from_slice(blob);
+        if end_flag {
+            let (_, data) = objects.remove(index);
+            if let Some(body) = data.get(MESSAGE_HEADER..) {
+                bodies.push(body.to_vec());
+            }
+        }
+    }
+    bodies
 }
 
 fn fixtures_dir() -> Result<PathBuf> {

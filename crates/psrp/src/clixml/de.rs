@@ -1,17 +1,18 @@
 //! The streaming CLIXML deserializer: XML events straight into [`PsValue`]s, no intermediate tree.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
 use uuid::Uuid;
 
 use crate::clixml::escape;
 use crate::clixml::primitive::{PrimitiveError, PsDateTime, PsDecimal, PsDuration, PsVersion, parse_float};
+use crate::clixml::scan::{self, Event, Scanner, Tag};
 use crate::clixml::value::{Container, PsObject, PsProgressRecord, PsProperty, PsValue};
 
 /// Bounds on what one document may make the deserializer allocate or do. Every bound is checked before the work
@@ -157,8 +158,10 @@ pub fn from_clixml(xml: &[u8]) -> Result<PsValue, ClixmlError> {
 #[derive(Debug)]
 pub struct Deserializer {
     limits: DeserializeLimits,
-    names: HashSet<Arc<str>>,
-    type_lists: HashMap<String, Arc<[String]>>,
+    // FxHash: these caches sit on the per-element path, and each holds at most CACHE_LIMIT entries, so a peer
+    // that crafts colliding keys can slow a lookup to at most a scan of that bound.
+    names: FxHashSet<Arc<str>>,
+    type_lists: FxHashMap<String, Arc<[String]>>,
 }
 
 /// How many distinct names and type-name lists are cached; beyond it, new ones are simply allocated.
@@ -167,7 +170,7 @@ const CACHE_LIMIT: usize = 4096;
 impl Deserializer {
     /// A deserializer with these limits.
     pub fn new(limits: DeserializeLimits) -> Self {
-        Deserializer { limits, names: HashSet::new(), type_lists: HashMap::new() }
+        Deserializer { limits, names: FxHashSet::default(), type_lists: FxHashMap::default() }
     }
 
     /// The limits in force.
@@ -265,7 +268,7 @@ impl ObjsReader<'_, '_> {
                 ObjsState::Done => return Ok(None),
                 ObjsState::Start => match self.parser.next_top_level()? {
                     Some((e, empty, position)) => {
-                        if e.local_name().as_ref() != "Objs" {
+                        if e.local_name() != "Objs" {
                             return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&e) });
                         }
                         if empty {
@@ -304,6 +307,46 @@ impl ObjsReader<'_, '_> {
     }
 }
 
+/// `RefId` → value. PowerShell numbers RefIds 0, 1, 2, … per document, so small ids index a vector; others (any
+/// id a peer may choose) go to a map. Either way the table holds at most `max_ref_ids` entries.
+struct RefTable<T> {
+    dense: Vec<Option<T>>,
+    sparse: HashMap<u32, T>,
+    len: usize,
+}
+
+impl<T> Default for RefTable<T> {
+    fn default() -> Self {
+        RefTable { dense: Vec::new(), sparse: HashMap::new(), len: 0 }
+    }
+}
+
+/// RefIds below this index the vector.
+const DENSE_REF_IDS: u32 = 1024;
+
+impl<T> RefTable<T> {
+    fn get(&self, id: &u32) -> Option<&T> {
+        if *id < DENSE_REF_IDS { self.dense.get(*id as usize).and_then(Option::as_ref) } else { self.sparse.get(id) }
+    }
+
+    fn insert(&mut self, id: u32, value: T) {
+        let fresh = if id < DENSE_REF_IDS {
+            let index = id as usize;
+            if self.dense.len() <= index {
+                self.dense.resize_with(index + 1, || None);
+            }
+            self.dense[index].replace(value).is_none()
+        } else {
+            self.sparse.insert(id, value).is_none()
+        };
+        self.len += usize::from(fresh);
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// One object still being read: what a cyclic `<Ref>` to it resolves to.
 struct Open {
     ref_id: Option<u32>,
@@ -313,110 +356,72 @@ struct Open {
 
 struct Parser<'d, 'x> {
     de: &'d mut Deserializer,
-    reader: Reader<&'x [u8]>,
-    input: &'x [u8],
-    objects: HashMap<u32, Arc<PsObject>>,
-    type_refs: HashMap<u32, Arc<[String]>>,
+    scanner: Scanner<'x>,
+    objects: RefTable<Arc<PsObject>>,
+    type_refs: RefTable<Arc<[String]>>,
+    /// Members being read, shared by nested `MS`/`Props` in stack order so each list is allocated once, exactly.
+    members: Vec<PsProperty>,
     open: Vec<Open>,
     object_count: usize,
 }
 
-fn tag_name(e: &BytesStart<'_>) -> String {
-    e.local_name().as_ref().to_owned()
+fn tag_name(e: &Tag<'_>) -> String {
+    e.local_name().to_owned()
 }
 
 fn xml_error(position: u64, error: impl fmt::Display) -> ClixmlError {
     ClixmlError::Xml { position, message: error.to_string() }
 }
 
-fn predefined_entity(name: &str) -> Option<char> {
-    Some(match name {
-        "lt" => '<',
-        "gt" => '>',
-        "amp" => '&',
-        "apos" => '\'',
-        "quot" => '"',
-        _ => return None,
-    })
-}
-
 impl<'d, 'x> Parser<'d, 'x> {
     fn new(de: &'d mut Deserializer, input: &'x [u8]) -> Self {
-        let mut reader = Reader::from_reader(input);
-        let config = reader.config_mut();
-        config.trim_text(false);
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
         Parser {
             de,
-            reader,
-            input,
-            objects: HashMap::new(),
-            type_refs: HashMap::new(),
+            scanner: Scanner::new(input),
+            objects: RefTable::default(),
+            type_refs: RefTable::default(),
+            members: Vec::new(),
             open: Vec::new(),
             object_count: 0,
         }
     }
 
     fn position(&self) -> u64 {
-        self.reader.buffer_position()
-    }
-
-    fn event(&mut self) -> Result<Event<'x>, ClixmlError> {
-        let position = self.position();
-        match self.reader.read_event() {
-            Ok(Event::DocType(_)) => Err(ClixmlError::Doctype),
-            Ok(event) => Ok(event),
-            Err(e) => Err(xml_error(position, e)),
-        }
+        self.scanner.position()
     }
 
     /// The next element outside any value: skips the declaration, comments, processing instructions and
     /// whitespace; `None` at the end of input.
-    fn next_top_level(&mut self) -> Result<Option<(BytesStart<'x>, bool, u64)>, ClixmlError> {
+    fn next_top_level(&mut self) -> Result<Option<(Tag<'x>, bool, u64)>, ClixmlError> {
         loop {
-            let position = self.position();
-            match self.event()? {
-                Event::Start(e) => return Ok(Some((e, false, position))),
-                Event::Empty(e) => return Ok(Some((e, true, position))),
+            match self.scanner.next()? {
+                Event::Start(e) => return Ok(Some((e, false, e.position))),
+                Event::Empty(e) => return Ok(Some((e, true, e.position))),
                 Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => return Err(ClixmlError::TrailingContent),
-                Event::End(_) => {
-                    return Err(xml_error(position, "unbalanced end tag"));
-                }
+                Event::Text(_) | Event::CData(_) => return Err(ClixmlError::TrailingContent),
+                Event::End => return Err(xml_error(self.position(), "unbalanced end tag")),
                 Event::Eof => return Ok(None),
-                _ => {}
             }
         }
     }
 
     /// The next child element of the current element, or `None` at its end tag. Text between children is
-    /// ignored (it is indentation).
-    fn next_child(&mut self) -> Result<Option<(BytesStart<'x>, bool, u64)>, ClixmlError> {
+    /// ignored (it is indentation), but its references must still be valid.
+    fn next_child(&mut self) -> Result<Option<(Tag<'x>, bool, u64)>, ClixmlError> {
         loop {
-            let position = self.position();
-            match self.event()? {
-                Event::Start(e) => return Ok(Some((e, false, position))),
-                Event::Empty(e) => return Ok(Some((e, true, position))),
-                Event::End(_) => return Ok(None),
+            match self.scanner.next()? {
+                Event::Start(e) => return Ok(Some((e, false, e.position))),
+                Event::Empty(e) => return Ok(Some((e, true, e.position))),
+                Event::End => return Ok(None),
                 Event::Eof => return Err(ClixmlError::Truncated),
-                Event::GeneralRef(r) => {
-                    self.check_ref(&r)?;
+                Event::Text(raw) => {
+                    if raw.contains('&') {
+                        scan::decode(raw, self.position())?;
+                    }
                 }
-                _ => {}
+                Event::CData(_) => {}
             }
         }
-    }
-
-    fn check_ref(&self, r: &quick_xml::events::BytesRef<'_>) -> Result<char, ClixmlError> {
-        if r.is_char_ref() {
-            return r
-                .resolve_char_ref()
-                .map_err(|e| xml_error(self.position(), e))?
-                .ok_or_else(|| xml_error(self.position(), "invalid character reference"));
-        }
-        let name: &str = r;
-        predefined_entity(name).ok_or_else(|| ClixmlError::Entity(name.to_owned()))
     }
 
     /// The text content of the current element up to its end tag.
@@ -427,26 +432,19 @@ impl<'d, 'x> Parser<'d, 'x> {
         let mut text: Cow<'x, str> = Cow::Borrowed("");
         loop {
             let position = self.position();
-            match self.event()? {
-                Event::Text(t) => {
-                    let piece = t.xml10_content();
-                    if text.is_empty() {
-                        text = piece;
-                    } else {
-                        text.to_mut().push_str(&piece);
-                    }
-                }
-                Event::CData(c) => text.to_mut().push_str(&c),
-                Event::GeneralRef(r) => {
-                    let c = self.check_ref(&r)?;
-                    text.to_mut().push(c);
-                }
-                Event::End(_) => break,
+            let piece = match self.scanner.next()? {
+                Event::Text(raw) => scan::decode(raw, position)?,
+                Event::CData(literal) => Cow::Borrowed(literal),
+                Event::End => break,
                 Event::Start(e) | Event::Empty(e) => {
                     return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&e) });
                 }
                 Event::Eof => return Err(ClixmlError::Truncated),
-                _ => {}
+            };
+            if text.is_empty() {
+                text = piece;
+            } else {
+                text.to_mut().push_str(&piece);
             }
             if text.len() > self.de.limits.max_string_len {
                 return Err(ClixmlError::StringTooLong { limit: self.de.limits.max_string_len });
@@ -455,20 +453,11 @@ impl<'d, 'x> Parser<'d, 'x> {
         Ok(text)
     }
 
-    fn attribute<'e>(&self, e: &'e BytesStart<'x>, name: &str) -> Result<Option<Cow<'e, str>>, ClixmlError> {
-        for attribute in e.attributes() {
-            let attribute = attribute.map_err(|err| xml_error(self.position(), err))?;
-            if attribute.key.local_name().as_ref() == name {
-                let value = attribute
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|err| xml_error(self.position(), err))?;
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
+    fn attribute(&self, e: &Tag<'x>, name: &str) -> Result<Option<Cow<'x, str>>, ClixmlError> {
+        e.attribute(name)
     }
 
-    fn ref_id(&self, e: &BytesStart<'x>, tag: &'static str) -> Result<Option<u32>, ClixmlError> {
+    fn ref_id(&self, e: &Tag<'x>, tag: &'static str) -> Result<Option<u32>, ClixmlError> {
         match self.attribute(e, "RefId")? {
             None => Ok(None),
             Some(text) => {
@@ -478,7 +467,7 @@ impl<'d, 'x> Parser<'d, 'x> {
     }
 
     /// The decoded `N` attribute of a member, shared through the name cache.
-    fn name(&mut self, e: &BytesStart<'x>) -> Result<Option<Arc<str>>, ClixmlError> {
+    fn name(&mut self, e: &Tag<'x>) -> Result<Option<Arc<str>>, ClixmlError> {
         let Some(raw) = self.attribute(e, "N")? else { return Ok(None) };
         let decoded = escape::decode(&raw);
         if let Some(cached) = self.de.names.get(decoded.as_ref()) {
@@ -499,13 +488,13 @@ impl<'d, 'x> Parser<'d, 'x> {
     }
 
     /// Reads the value whose start tag is `e`.
-    fn value(&mut self, e: &BytesStart<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
+    fn value(&mut self, e: &Tag<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
         if depth >= self.de.limits.max_depth {
             return Err(ClixmlError::TooDeep { limit: self.de.limits.max_depth });
         }
         let position = self.position();
         let local = e.local_name();
-        let tag = local.as_ref();
+        let tag = local;
         macro_rules! parsed {
             ($name:literal, $variant:ident) => {{
                 let text = self.text(empty)?;
@@ -580,7 +569,7 @@ impl<'d, 'x> Parser<'d, 'x> {
             let number = |text: &str, tag: &'static str| {
                 text.trim().parse::<i32>().map_err(|_| ClixmlError::InvalidValue { position, tag })
             };
-            match child.local_name().as_ref() {
+            match child.local_name() {
                 "AV" => record.activity = self.string(child_empty)?,
                 "AI" => record.activity_id = number(&self.text(child_empty)?, "AI")?,
                 "PI" => record.parent_activity_id = number(&self.text(child_empty)?, "PI")?,
@@ -629,7 +618,7 @@ impl<'d, 'x> Parser<'d, 'x> {
         Err(ClixmlError::UnknownRef(id))
     }
 
-    fn object(&mut self, e: &BytesStart<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
+    fn object(&mut self, e: &Tag<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
         self.object_count += 1;
         if self.object_count > self.de.limits.max_objects {
             return Err(ClixmlError::TooManyObjects { limit: self.de.limits.max_objects });
@@ -654,7 +643,7 @@ impl<'d, 'x> Parser<'d, 'x> {
             return Ok(object);
         }
         while let Some((child, child_empty, position)) = self.next_child()? {
-            match child.local_name().as_ref() {
+            match child.local_name() {
                 "TN" => {
                     let names = self.type_names(&child, child_empty)?;
                     if let Some(open) = self.open.last_mut() {
@@ -690,58 +679,40 @@ impl<'d, 'x> Parser<'d, 'x> {
                 tag if is_value_tag(tag) && object.base.is_none() => {
                     object.base = Some(self.value(&child, child_empty, depth + 1)?);
                 }
-                _ => object.unknown.push(self.raw_element(&child, child_empty, position)?),
+                _ => object.unknown.push(self.raw_element(child_empty, position)?),
             }
         }
         Ok(object)
     }
 
     /// The raw XML of an element this model does not know, kept verbatim.
-    fn raw_element(&mut self, e: &BytesStart<'x>, empty: bool, start: u64) -> Result<String, ClixmlError> {
+    fn raw_element(&mut self, empty: bool, start: u64) -> Result<String, ClixmlError> {
         if !empty {
-            let position = self.position();
-            self.reader.read_to_end(e.name()).map_err(|err| xml_error(position, err))?;
+            self.scanner.skip_element()?;
         }
         let end = self.position();
-        let bytes = self.input.get(start as usize..end as usize).ok_or(ClixmlError::Truncated)?;
-        let text = std::str::from_utf8(bytes).map_err(|err| xml_error(start, err))?;
-        Ok(text.trim_start().to_owned())
+        Ok(self.scanner.slice(start, end).ok_or(ClixmlError::Truncated)?.to_owned())
     }
 
-    fn type_names(&mut self, e: &BytesStart<'x>, empty: bool) -> Result<Arc<[String]>, ClixmlError> {
+    /// A `<TN>` list. Lists repeat (every object of a stream names the same types), so they are cached by their
+    /// raw text: a repeated list costs one scan and one lookup, and shares one allocation.
+    fn type_names(&mut self, e: &Tag<'x>, empty: bool) -> Result<Arc<[String]>, ClixmlError> {
         let ref_id = self.ref_id(e, "TN")?;
-        let mut names: Vec<Cow<'x, str>> = Vec::new();
-        if !empty {
-            while let Some((child, child_empty, position)) = self.next_child()? {
-                if child.local_name().as_ref() != "T" {
-                    return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&child) });
+        let list = if empty {
+            Arc::from(Vec::new())
+        } else {
+            let start = self.position();
+            self.scanner.skip_element()?;
+            let raw = self.scanner.slice(start, self.position()).ok_or(ClixmlError::Truncated)?;
+            match self.de.type_lists.get(raw) {
+                Some(list) => list.clone(),
+                None => {
+                    let list: Arc<[String]> = parse_type_names(raw, start, self.de.limits.max_string_len)?.into();
+                    if self.de.type_lists.len() < CACHE_LIMIT {
+                        self.de.type_lists.insert(raw.to_owned(), list.clone());
+                    }
+                    list
                 }
-                if names.len() >= 64 {
-                    return Err(ClixmlError::TooDeep { limit: 64 });
-                }
-                let text = self.text(child_empty)?;
-                names.push(match escape::decode(&text) {
-                    Cow::Borrowed(_) => text,
-                    Cow::Owned(decoded) => Cow::Owned(decoded),
-                });
-            }
-        }
-        // Length-prefixed, so that no two different lists share a key (`["a\nb"]` vs `["a", "b"]`, `[""]` vs `[]`).
-        let mut key = String::with_capacity(names.iter().map(|n| n.len() + 4).sum());
-        for name in &names {
-            key.push_str(&name.len().to_string());
-            key.push(':');
-            key.push_str(name);
-        }
-        key.push(';');
-        let list = match self.de.type_lists.get(&key) {
-            Some(list) => list.clone(),
-            None => {
-                let list: Arc<[String]> = names.into_iter().map(Cow::into_owned).collect();
-                if self.de.type_lists.len() < CACHE_LIMIT {
-                    self.de.type_lists.insert(key, list.clone());
-                }
-                list
             }
         };
         if let Some(id) = ref_id {
@@ -752,16 +723,16 @@ impl<'d, 'x> Parser<'d, 'x> {
     }
 
     fn members(&mut self, empty: bool, depth: usize) -> Result<Vec<PsProperty>, ClixmlError> {
-        let mut members = Vec::new();
         if empty {
-            return Ok(members);
+            return Ok(Vec::new());
         }
+        let base = self.members.len();
         while let Some((child, child_empty, _)) = self.next_child()? {
             let name = self.name(&child)?.unwrap_or_else(|| Arc::from(""));
             let value = self.value(&child, child_empty, depth)?;
-            members.push(PsProperty { name, value });
+            self.members.push(PsProperty { name, value });
         }
-        Ok(members)
+        Ok(self.members.drain(base..).collect())
     }
 
     fn items(&mut self, empty: bool, depth: usize) -> Result<Vec<PsValue>, ClixmlError> {
@@ -781,7 +752,7 @@ impl<'d, 'x> Parser<'d, 'x> {
             return Ok(entries);
         }
         while let Some((child, child_empty, position)) = self.next_child()? {
-            if child.local_name().as_ref() != "En" {
+            if child.local_name() != "En" {
                 return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&child) });
             }
             let (mut key, mut value) = (None, None);
@@ -802,6 +773,43 @@ impl<'d, 'x> Parser<'d, 'x> {
             }
         }
         Ok(entries)
+    }
+}
+
+/// The `<T>` names of a `<TN>` element's raw content (from after its start tag through its end tag).
+fn parse_type_names(raw: &str, position: u64, max_len: usize) -> Result<Vec<String>, ClixmlError> {
+    // Scan the children only: the content up to the `</TN>` that closes the list.
+    let content = raw.rfind('<').map_or(raw, |end| &raw[..end]);
+    let mut scanner = Scanner::new(content.as_bytes());
+    let mut names = Vec::new();
+    loop {
+        match scanner.next()? {
+            Event::Eof => return Ok(names),
+            Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
+            Event::Empty(tag) if tag.local_name() == "T" => names.push(String::new()),
+            Event::Start(tag) if tag.local_name() == "T" => {
+                if names.len() >= 64 {
+                    return Err(ClixmlError::TooDeep { limit: 64 });
+                }
+                let mut text = String::new();
+                loop {
+                    match scanner.next()? {
+                        Event::Text(t) => text.push_str(&scan::decode(t, position)?),
+                        Event::CData(t) => text.push_str(t),
+                        Event::End => break,
+                        _ => return Err(ClixmlError::UnexpectedElement { position, tag: "T".into() }),
+                    }
+                    if text.len() > max_len {
+                        return Err(ClixmlError::StringTooLong { limit: max_len });
+                    }
+                }
+                names.push(escape::decode(&text).into_owned());
+            }
+            Event::Start(tag) | Event::Empty(tag) => {
+                return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&tag) });
+            }
+            _ => return Err(ClixmlError::UnexpectedElement { position, tag: "TN".into() }),
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod escape;
 #[cfg(feature = "json")]
 mod json;
 mod primitive;
+mod scan;
 mod ser;
 mod value;
 
