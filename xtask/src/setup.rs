@@ -17,6 +17,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("krb5-user", "command -v kinit"),
     // MIT's GSS-API sample peers (gss-server, gss-client) for interoperability tests of the Kerberos mechanism.
     ("krb5-gss-samples", "command -v gss-server"),
+    // Headers and krb5-config for building python-gssapi and pykrb5 (requirements-test.txt), which pypsrp's
+    // auth="kerberos" needs (crates/connect/tests/kerberos.rs).
+    ("libkrb5-dev", "command -v krb5-config"),
 ];
 
 /// cargo-fuzz, pinned so that CI does not change under us.

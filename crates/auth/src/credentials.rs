@@ -103,6 +103,20 @@ impl UserDatabase {
             .map(|a| &*a.nt_hash)
     }
 
+    /// Whether the Kerberos principal `user@realm` names a listed account: `user` has a single component
+    /// (no `/`, no `@`) and an account of that name has no domain, the realm itself, or the realm's first label
+    /// (`WINRM` for `WINRM.TEST`) as its domain. Whether the realm is trusted is the caller's decision.
+    pub fn authorizes_principal(&self, realm: &str, user: &str) -> bool {
+        if user.is_empty() || user.contains(['/', '@']) || realm.is_empty() {
+            return false;
+        }
+        let netbios = realm.split('.').next().unwrap_or(realm);
+        self.accounts.iter().any(|a| {
+            eq_ignore_case(&a.user, user)
+                && a.domain.as_deref().is_none_or(|d| eq_ignore_case(d, realm) || eq_ignore_case(d, netbios))
+        })
+    }
+
     /// Whether `password` is the password of `domain`/`user` (constant-time comparison of the hashes).
     pub(crate) fn verify_password(&self, domain: &str, user: &str, password: &str) -> bool {
         let candidate = Zeroizing::new(nt_hash(password));

@@ -15,6 +15,7 @@ use crate::cbt::ChannelBindings;
 use crate::context::{AcceptorContext, InitiatorContext, WrappedMessage};
 use crate::credentials::{ClientIdentity, UserDatabase};
 use crate::error::{AuthError, malformed};
+use crate::kerberos::KerberosAcceptor;
 use crate::ntlm::messages::SIGNATURE as NTLMSSP;
 use crate::ntlm::{ChannelBindingPolicy, NtlmAcceptor};
 use crate::spnego::SpnegoAcceptor;
@@ -156,12 +157,55 @@ impl<C: InitiatorContext> ClientAuth for HttpInitiator<C> {
     }
 }
 
-/// The server's `Negotiate`/`NTLM` authenticator. Under `Negotiate` it sniffs the first token: raw `NTLMSSP\0`
-/// (what pypsrp sends with `auth="ntlm"`) goes to a bare NTLM acceptor, anything else to SPNEGO.
+/// The server's `Negotiate`/`NTLM`/`Kerberos` authenticator. Under `Negotiate` it sniffs the first token: raw
+/// `NTLMSSP\0` (what pypsrp sends with `auth="ntlm"`) goes to a bare NTLM acceptor, anything else to SPNEGO (NTLM,
+/// and Kerberos when [`NegotiateServer::with_kerberos`] gave it a keytab; a bare Kerberos token is accepted too).
+/// The `Kerberos` scheme (bare GSS tokens, WinRM's `application/HTTP-Kerberos-session-encrypted`) needs the keytab.
+///
+/// Authorization of Kerberos principals: the KDC vouches for who the client is, the users database says who may
+/// log on. A principal is accepted only when it has a single component (`alice@REALM`, never `HTTP/host@REALM`),
+/// its realm is a realm of the keytab (no principals of trusting realms), and the users database lists the user
+/// with no domain, the realm itself or the realm's first label as domain (`alice`, `WINRM.TEST\alice` or
+/// `WINRM\alice` for `alice@WINRM.TEST`). Its password there is not used for Kerberos. The identity is then
+/// `ClientIdentity { domain: REALM, user }`.
 pub struct NegotiateServer {
     users: Arc<UserDatabase>,
     channel_bindings: Option<(ChannelBindings, ChannelBindingPolicy)>,
-    active: Option<(&'static str, Box<dyn AcceptorContext>)>,
+    kerberos: Option<KerberosAcceptor>,
+    active: Option<(&'static str, Mechanism)>,
+}
+
+/// The context of the current exchange.
+enum Mechanism {
+    Ntlm(NtlmAcceptor),
+    Spnego(SpnegoAcceptor),
+    Kerberos(KerberosAcceptor),
+}
+
+impl Mechanism {
+    fn context(&mut self) -> &mut dyn AcceptorContext {
+        match self {
+            Mechanism::Ntlm(c) => c,
+            Mechanism::Spnego(c) => c,
+            Mechanism::Kerberos(c) => c,
+        }
+    }
+
+    fn context_ref(&self) -> &dyn AcceptorContext {
+        match self {
+            Mechanism::Ntlm(c) => c,
+            Mechanism::Spnego(c) => c,
+            Mechanism::Kerberos(c) => c,
+        }
+    }
+
+    fn uses_kerberos(&self) -> bool {
+        match self {
+            Mechanism::Ntlm(_) => false,
+            Mechanism::Spnego(c) => c.uses_kerberos(),
+            Mechanism::Kerberos(_) => true,
+        }
+    }
 }
 
 impl fmt::Debug for NegotiateServer {
@@ -169,6 +213,7 @@ impl fmt::Debug for NegotiateServer {
         f.debug_struct("NegotiateServer")
             .field("users", &self.users)
             .field("channel_bindings", &self.channel_bindings)
+            .field("kerberos", &self.kerberos)
             .field("scheme", &self.active.as_ref().map(|a| a.0))
             .finish()
     }
@@ -177,12 +222,19 @@ impl fmt::Debug for NegotiateServer {
 impl NegotiateServer {
     /// An authenticator for one connection.
     pub fn new(users: Arc<UserDatabase>) -> Self {
-        Self { users, channel_bindings: None, active: None }
+        Self { users, channel_bindings: None, kerberos: None, active: None }
     }
 
-    /// Checks channel bindings (HTTPS: our certificate's `tls-server-end-point`).
+    /// Checks channel bindings (HTTPS: our certificate's `tls-server-end-point`), for NTLM and Kerberos.
     pub fn with_channel_bindings(mut self, bindings: ChannelBindings, policy: ChannelBindingPolicy) -> Self {
         self.channel_bindings = Some((bindings, policy));
+        self
+    }
+
+    /// Also accepts Kerberos (inside SPNEGO, and the `Kerberos` scheme) with this acceptor's keytab and settings;
+    /// each exchange uses a [`KerberosAcceptor::fresh`] copy.
+    pub fn with_kerberos(mut self, kerberos: KerberosAcceptor) -> Self {
+        self.kerberos = Some(kerberos);
         self
     }
 
@@ -192,6 +244,23 @@ impl NegotiateServer {
             Some((b, p)) => acceptor.with_channel_bindings(b.clone(), *p),
             None => acceptor,
         }
+    }
+
+    fn kerberos_acceptor(&self) -> Option<KerberosAcceptor> {
+        let acceptor = self.kerberos.as_ref()?.fresh();
+        Some(match &self.channel_bindings {
+            Some((b, p)) => acceptor.with_channel_bindings(b.clone(), *p),
+            None => acceptor,
+        })
+    }
+
+    /// Whether the Kerberos principal that completed `mechanism` may log on (see the type's documentation).
+    fn kerberos_authorized(&self, mechanism: &Mechanism) -> bool {
+        let (Some(id), Some(kerberos)) = (mechanism.context_ref().client_identity(), &self.kerberos) else {
+            return false;
+        };
+        let realm_known = kerberos.keytab().entries().iter().any(|e| e.realm.eq_ignore_ascii_case(&id.domain));
+        realm_known && self.users.authorizes_principal(&id.domain, &id.user)
     }
 }
 
@@ -205,26 +274,32 @@ impl ServerAuth for NegotiateServer {
             "Negotiate"
         } else if scheme.eq_ignore_ascii_case("NTLM") {
             "NTLM"
+        } else if scheme.eq_ignore_ascii_case("Kerberos") && self.kerberos.is_some() {
+            "Kerberos"
         } else {
             return Err(AuthError::Unsupported("authentication scheme"));
         };
         let token = decode_b64(token.trim(), "authentication token")?;
         let restart = match &self.active {
             None => true,
-            Some((active, ctx)) => *active != scheme || ctx.is_complete(),
+            Some((active, ctx)) => *active != scheme || ctx.context_ref().is_complete(),
         };
         if restart {
-            let ctx: Box<dyn AcceptorContext> = if scheme == "NTLM" || token.starts_with(NTLMSSP) {
-                Box::new(self.ntlm())
-            } else {
-                Box::new(SpnegoAcceptor::from_ntlm(self.ntlm()))
+            let mechanism = match (scheme, self.kerberos_acceptor()) {
+                ("Kerberos", Some(kerberos)) => Mechanism::Kerberos(kerberos),
+                ("NTLM", _) => Mechanism::Ntlm(self.ntlm()),
+                _ if token.starts_with(NTLMSSP) => Mechanism::Ntlm(self.ntlm()),
+                (_, Some(kerberos)) => {
+                    Mechanism::Spnego(SpnegoAcceptor::from_ntlm(self.ntlm()).with_kerberos(kerberos))
+                }
+                (_, None) => Mechanism::Spnego(SpnegoAcceptor::from_ntlm(self.ntlm())),
             };
-            self.active = Some((scheme, ctx));
+            self.active = Some((scheme, mechanism));
         }
-        let Some((_, ctx)) = self.active.as_mut() else {
+        let Some((_, mechanism)) = self.active.as_mut() else {
             return Err(AuthError::InvalidState("no active context"));
         };
-        let out = match ctx.step(&token) {
+        let out = match mechanism.context().step(&token) {
             Ok(out) => out,
             Err(e) => {
                 self.active = None;
@@ -232,7 +307,15 @@ impl ServerAuth for NegotiateServer {
             }
         };
         let header = out.map(|t| format!("{scheme} {}", STANDARD.encode(t)));
-        if ctx.is_complete() {
+        let complete = mechanism.context_ref().is_complete();
+        if complete && mechanism.uses_kerberos() {
+            let authorized = self.active.as_ref().is_some_and(|(_, m)| self.kerberos_authorized(m));
+            if !authorized {
+                self.active = None;
+                return Err(AuthError::LogonDenied);
+            }
+        }
+        if complete {
             Ok(AcceptStep::Complete(header))
         } else {
             header.map(AcceptStep::Continue).ok_or(AuthError::InvalidState("acceptor produced no token"))
@@ -240,22 +323,164 @@ impl ServerAuth for NegotiateServer {
     }
 
     fn is_complete(&self) -> bool {
-        self.active.as_ref().is_some_and(|(_, c)| c.is_complete())
+        self.active.as_ref().is_some_and(|(_, c)| c.context_ref().is_complete())
     }
 
     fn client_identity(&self) -> Option<&ClientIdentity> {
-        self.active.as_ref().and_then(|(_, c)| c.client_identity())
+        self.active.as_ref().and_then(|(_, c)| c.context_ref().client_identity())
     }
 
     fn offer(&self) -> Vec<String> {
-        vec!["Negotiate".into(), "NTLM".into()]
+        let mut offer = vec!["Negotiate".to_owned()];
+        if self.kerberos.is_some() {
+            offer.push("Kerberos".to_owned());
+        }
+        offer.push("NTLM".to_owned());
+        offer
     }
 
     fn wrap(&mut self, plaintext: &[u8]) -> Result<WrappedMessage, AuthError> {
-        self.active.as_mut().ok_or(AuthError::InvalidState("wrap before completion"))?.1.wrap(plaintext)
+        self.active.as_mut().ok_or(AuthError::InvalidState("wrap before completion"))?.1.context().wrap(plaintext)
     }
 
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {
-        self.active.as_mut().ok_or(AuthError::InvalidState("unwrap before completion"))?.1.unwrap(header, data)
+        self.active
+            .as_mut()
+            .ok_or(AuthError::InvalidState("unwrap before completion"))?
+            .1
+            .context()
+            .unwrap(header, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server authenticator with Kerberos, against a real MIT KDC (`pssession_testkit::kdc`, which fails the
+    //! test loudly when the MIT tools are missing).
+
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::kerberos::{KerberosClient, KerberosCredential, KerberosOptions, Keytab, Krb5Config};
+    use crate::spnego::SpnegoClient;
+    use pssession_testkit::kdc::{PASSWORD, REALM, Realm};
+
+    fn users(entries: &[(Option<&str>, &str)]) -> Arc<UserDatabase> {
+        let mut db = UserDatabase::new();
+        for (domain, user) in entries {
+            db.add(*domain, user, "ntlm-password");
+        }
+        Arc::new(db)
+    }
+
+    fn keytab(realm: &Realm) -> Arc<Keytab> {
+        Arc::new(Keytab::read(&realm.keytab_path().display().to_string()).unwrap())
+    }
+
+    fn kerberos(realm: &Realm, user: &str, password: &str) -> KerberosClient {
+        let options = KerberosOptions { config: Krb5Config::parse(&realm.krb5_conf()), kdc: None, service_realm: None };
+        KerberosClient::new(KerberosCredential::Password(Credentials::new(user, password)), "HTTP/localhost", options)
+    }
+
+    /// Drives `client` against `server` header by header; the server's error, if any.
+    fn run(client: &mut dyn ClientAuth, server: &mut NegotiateServer) -> Result<(), AuthError> {
+        let mut value = client.step(None)?.expect("a first token");
+        for _ in 0..6 {
+            match server.step(&value)? {
+                AcceptStep::Continue(challenge) => value = client.step(Some(&challenge))?.expect("a next token"),
+                AcceptStep::Complete(last) => {
+                    if let Some(last) = last {
+                        client.step(Some(&last))?;
+                    }
+                    assert!(client.is_complete());
+                    return Ok(());
+                }
+            }
+        }
+        panic!("no completion");
+    }
+
+    fn seals(client: &mut dyn ClientAuth, server: &mut NegotiateServer) {
+        let w = client.wrap(b"request").unwrap();
+        assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), b"request");
+        let w = server.wrap(b"response").unwrap();
+        assert_eq!(client.unwrap(&w.header, &w.data).unwrap(), b"response");
+    }
+
+    #[test]
+    fn kerberos_scheme_and_spnego_kerberos_map_to_realm_and_user_and_seal() {
+        let realm = Realm::start();
+        let db = users(&[(None, "alice")]);
+        let server = || NegotiateServer::new(db.clone()).with_kerberos(KerberosAcceptor::new(keytab(&realm)));
+        assert_eq!(server().offer(), ["Negotiate", "Kerberos", "NTLM"]);
+        assert_eq!(NegotiateServer::new(db.clone()).offer(), ["Negotiate", "NTLM"]);
+
+        let mut client = HttpInitiator::new("Kerberos", kerberos(&realm, "alice", PASSWORD));
+        let mut s = server();
+        run(&mut client, &mut s).unwrap();
+        let id = s.client_identity().unwrap();
+        assert_eq!((id.domain.as_str(), id.user.as_str()), (REALM, "alice"));
+        seals(&mut client, &mut s);
+
+        let spnego = SpnegoClient::new(Credentials::new("alice", PASSWORD), None, None)
+            .with_kerberos(kerberos(&realm, "alice", PASSWORD));
+        let mut client = HttpInitiator::new("Negotiate", spnego);
+        let mut s = server();
+        run(&mut client, &mut s).unwrap();
+        assert!(client.context().uses_kerberos());
+        assert_eq!(s.client_identity().unwrap().domain, REALM);
+        seals(&mut client, &mut s);
+    }
+
+    #[test]
+    fn the_same_server_still_accepts_ntlm_inside_negotiate() {
+        let realm = Realm::start();
+        let mut db = UserDatabase::new();
+        db.add(None, "bob", "B0b!");
+        let mut s = NegotiateServer::new(Arc::new(db)).with_kerberos(KerberosAcceptor::new(keytab(&realm)));
+        let mut client = crate::negotiate_client(Credentials::new("bob", "B0b!"), None, None);
+        run(&mut client, &mut s).unwrap();
+        assert_eq!(s.client_identity().unwrap().user, "bob");
+        seals(&mut client, &mut s);
+    }
+
+    #[test]
+    fn kerberos_principals_need_a_listed_user() {
+        let realm = Realm::start();
+        realm.kadmin("addprinc -pw C4rol! carol");
+        // carol has a valid ticket but is not listed; alice is listed under another realm's domain.
+        for (db, user, password) in [
+            (users(&[(None, "alice")]), "carol", "C4rol!"),
+            (users(&[(Some("OTHER.TEST"), "alice")]), "alice", PASSWORD),
+        ] {
+            let mut s = NegotiateServer::new(db).with_kerberos(KerberosAcceptor::new(keytab(&realm)));
+            let mut client = HttpInitiator::new("Kerberos", kerberos(&realm, user, password));
+            assert_eq!(run(&mut client, &mut s), Err(AuthError::LogonDenied), "{user}");
+            assert!(!s.is_complete() && s.client_identity().is_none());
+        }
+        // The realm's first label and the realm itself are accepted as the listed domain.
+        for domain in ["WINRM", REALM] {
+            let mut s = NegotiateServer::new(users(&[(Some(domain), "alice")]))
+                .with_kerberos(KerberosAcceptor::new(keytab(&realm)));
+            run(&mut HttpInitiator::new("Kerberos", kerberos(&realm, "alice", PASSWORD)), &mut s).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_kerberos_scheme_needs_a_keytab() {
+        let mut s = NegotiateServer::new(users(&[(None, "alice")]));
+        assert_eq!(s.step("Kerberos YIIB"), Err(AuthError::Unsupported("authentication scheme")));
+    }
+
+    #[test]
+    fn principal_authorization_rule() {
+        let db = users(&[(None, "alice"), (Some("WINRM"), "bob")]);
+        assert!(db.authorizes_principal("WINRM.TEST", "alice"));
+        assert!(db.authorizes_principal("ANY.TEST", "alice"));
+        assert!(db.authorizes_principal("WINRM.TEST", "BOB"));
+        assert!(!db.authorizes_principal("OTHER.TEST", "bob"));
+        assert!(!db.authorizes_principal("WINRM.TEST", "alice/admin"));
+        assert!(!db.authorizes_principal("WINRM.TEST", "HTTP/localhost"));
+        assert!(!db.authorizes_principal("WINRM.TEST", "mallory"));
+        assert!(!db.authorizes_principal("", "alice"));
     }
 }

@@ -3,13 +3,12 @@
 //! `krb5-gss-samples` (`cargo xtask setup` installs them); a test fails loudly when they are missing.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -20,94 +19,19 @@ use pssession_auth::{
     SpnegoClient, UserDatabase,
 };
 
-const REALM: &str = "WINRM.TEST";
-const PASSWORD: &str = "Passw0rd!";
+use pssession_testkit::kdc::{PASSWORD, REALM};
 
-/// A throwaway MIT realm: `alice` (password), `HTTP/localhost`, `WSMAN/localhost`, `host/localhost` in
-/// `http.keytab`.
+/// The shared throwaway realm (`pssession_testkit::kdc`) with this suite's helpers.
 struct Realm {
+    inner: pssession_testkit::kdc::Realm,
     dir: PathBuf,
-    kdc: Child,
 }
 
 impl Realm {
     fn start() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        for tool in ["krb5kdc", "kdb5_util", "kadmin.local", "kinit"] {
-            assert!(
-                Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .output()
-                    .is_ok_and(|o| o.status.success()),
-                "{tool} not found: install krb5-kdc, krb5-admin-server and krb5-user (cargo xtask setup)"
-            );
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "pssession-krb5-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let d = dir.display();
-        std::fs::write(
-            dir.join("krb5.conf"),
-            format!(
-                "[libdefaults]\n  default_realm = {REALM}\n  dns_lookup_realm = false\n  dns_lookup_kdc = false\n  \
-                 dns_canonicalize_hostname = false\n  rdns = false\n  udp_preference_limit = 1\n  \
-                 ticket_lifetime = 1h\n  default_ccache_name = FILE:{d}/ccache\n  \
-                 default_keytab_name = FILE:{d}/http.keytab\n[realms]\n  {REALM} = {{\n    kdc = 127.0.0.1:{port}\n  }}\n\
-                 [domain_realm]\n  localhost = {REALM}\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("kdc.conf"),
-            format!(
-                "[kdcdefaults]\n  kdc_listen = 127.0.0.1:{port}\n  kdc_tcp_listen = 127.0.0.1:{port}\n[realms]\n  \
-                 {REALM} = {{\n    database_name = {d}/principal\n    key_stash_file = {d}/stash\n    \
-                 acl_file = {d}/kadm5.acl\n    max_life = 1h\n    default_principal_flags = +preauth\n    \
-                 supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal\n  }}\n\
-                 [logging]\n  kdc = FILE:{d}/kdc.log\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(dir.join("kadm5.acl"), format!("*/admin@{REALM} *\n")).unwrap();
-        let realm = |cmd: &mut Command| {
-            let out = cmd
-                .env("KRB5_CONFIG", dir.join("krb5.conf"))
-                .env("KRB5_KDC_PROFILE", dir.join("kdc.conf"))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        realm(Command::new("kdb5_util").args(["create", "-s", "-r", REALM, "-P", "master-pw-not-secret"]));
-        let kt = dir.join("http.keytab");
-        for q in [
-            format!("addprinc -pw {PASSWORD} alice"),
-            "addprinc -randkey HTTP/localhost".to_owned(),
-            "addprinc -randkey WSMAN/localhost".to_owned(),
-            "addprinc -randkey host/localhost".to_owned(),
-            format!("ktadd -k {} HTTP/localhost WSMAN/localhost host/localhost", kt.display()),
-        ] {
-            realm(Command::new("kadmin.local").args(["-r", REALM, "-q", &q]));
-        }
-        let kdc = Command::new("krb5kdc")
-            .args(["-n", "-r", REALM])
-            .env("KRB5_CONFIG", dir.join("krb5.conf"))
-            .env("KRB5_KDC_PROFILE", dir.join("kdc.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("krb5kdc failed to start");
-        let realm = Self { dir, kdc };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the KDC did not listen on 127.0.0.1:{port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        realm
+        let inner = pssession_testkit::kdc::Realm::start();
+        let dir = inner.dir().to_path_buf();
+        Self { inner, dir }
     }
 
     fn config(&self) -> Krb5Config {
@@ -123,31 +47,19 @@ impl Realm {
     }
 
     fn env(&self, cmd: &mut Command) {
-        cmd.env("KRB5_CONFIG", self.dir.join("krb5.conf")).env("KRB5CCNAME", self.ccache());
+        self.inner.env(cmd);
     }
 
     fn ccache(&self) -> String {
-        format!("FILE:{}", self.dir.join("ccache").display())
+        self.inner.ccache()
     }
 
     fn kinit(&self) {
-        let mut cmd = Command::new("kinit");
-        self.env(&mut cmd);
-        let mut child = cmd.arg(format!("alice@{REALM}")).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "kinit failed");
+        self.inner.kinit();
     }
 
     fn password_client(&self, user: &str, password: &str, spn: &str) -> KerberosClient {
         KerberosClient::new(KerberosCredential::Password(Credentials::new(user, password)), spn, self.options())
-    }
-}
-
-impl Drop for Realm {
-    fn drop(&mut self) {
-        let _ = self.kdc.kill();
-        let _ = self.kdc.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -455,19 +367,6 @@ fn require_tool(tool: &str) {
         Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success()),
         "{tool} not found: install krb5-gss-samples (cargo xtask setup)"
     );
-}
-
-/// A port the kernel just had free, never the same twice in this process (tests run in parallel).
-fn free_port() -> u16 {
-    static USED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !used.contains(&port) {
-            used.push(port);
-            return port;
-        }
-    }
 }
 
 /// Our initiator against MIT's acceptor: MIT accepts our AP-REQ and unwraps our Wrap tokens (RRC 28); we verify

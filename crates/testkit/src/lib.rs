@@ -5,6 +5,8 @@
 //! directory is a test failure with a message saying where it looked, never a silent skip.
 #![forbid(unsafe_code)]
 
+pub mod kdc;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

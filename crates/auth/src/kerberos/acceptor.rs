@@ -66,6 +66,11 @@ impl KerberosAcceptor {
         self
     }
 
+    /// The keytab whose keys this acceptor decrypts tickets with.
+    pub fn keytab(&self) -> &Keytab {
+        &self.keytab
+    }
+
     /// A fresh acceptor with the same keytab and settings (one per connection).
     pub fn fresh(&self) -> Self {
         Self {
