@@ -13,9 +13,11 @@ use bytes::Bytes;
 use pssession_auth::client_cert::MUTUAL_AUTHORIZATION;
 use pssession_auth::credssp::CredsspDelegation;
 use pssession_auth::digest::DigestClient;
+use pssession_auth::kerberos::Krb5Config;
 use pssession_auth::{
-    AuthError, BasicClient, ChannelBindings, ClientAuth, Credentials, TransportSecurity, WrappedMessage,
-    credssp_delegating_credentials, negotiate_client,
+    AuthError, BasicClient, ChannelBindings, ClientAuth, Credentials, HttpInitiator, KerberosClient,
+    KerberosCredential, KerberosOptions, SpnegoClient, TransportSecurity, WrappedMessage,
+    credssp_delegating_credentials, kerberos_client, negotiate_kerberos_client,
 };
 use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
 use pssession_wsman::transport::{AuthStepError, ConnectionInfo, HttpAuthenticator, MessageEncryption};
@@ -25,12 +27,22 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthenticationMechanism {
-    /// PowerShell's `Default`: Negotiate with the given credentials.
+    /// PowerShell's `Default`: Negotiate. With a password, Kerberos first (when the target is named by a host
+    /// name or an SPN is given) and NTLM when no ticket can be had or the server picks NTLM; without one, the
+    /// Kerberos ticket cache (`kinit`).
     Default,
     /// HTTP Basic. Refused over plain HTTP unless unencrypted traffic is explicitly allowed.
     Basic,
-    /// Negotiate (SPNEGO), with message encryption over plain HTTP.
+    /// Negotiate (SPNEGO), with message encryption over plain HTTP (`application/HTTP-SPNEGO-session-encrypted`);
+    /// mechanisms chosen as for [`AuthenticationMechanism::Default`].
     Negotiate,
+    /// Negotiate with the user's Kerberos ticket cache (`kinit`; `KRB5CCNAME` honoured) and no password: Kerberos
+    /// only, no NTLM fallback. Credentials must not be given.
+    NegotiateWithImplicitCredential,
+    /// The HTTP `Kerberos` scheme (bare Kerberos tokens; message encryption
+    /// `application/HTTP-Kerberos-session-encrypted`). With credentials, tickets are obtained with the password;
+    /// without, from the ticket cache.
+    Kerberos,
     /// CredSSP: **delegates the user's password to the server** (the server can then act as the user anywhere).
     /// Use only with servers you trust as much as your own machine; PowerShell warns the same way.
     CredSsp,
@@ -42,10 +54,12 @@ pub enum AuthenticationMechanism {
     Certificate,
 }
 
-const ALL_MECHANISMS: [AuthenticationMechanism; 6] = [
+const ALL_MECHANISMS: [AuthenticationMechanism; 8] = [
     AuthenticationMechanism::Default,
     AuthenticationMechanism::Basic,
     AuthenticationMechanism::Negotiate,
+    AuthenticationMechanism::NegotiateWithImplicitCredential,
+    AuthenticationMechanism::Kerberos,
     AuthenticationMechanism::CredSsp,
     AuthenticationMechanism::Digest,
     AuthenticationMechanism::Certificate,
@@ -58,10 +72,27 @@ impl AuthenticationMechanism {
             AuthenticationMechanism::Default => "Default",
             AuthenticationMechanism::Basic => "Basic",
             AuthenticationMechanism::Negotiate => "Negotiate",
+            AuthenticationMechanism::NegotiateWithImplicitCredential => "NegotiateWithImplicitCredential",
+            AuthenticationMechanism::Kerberos => "Kerberos",
             AuthenticationMechanism::CredSsp => "CredSSP",
             AuthenticationMechanism::Digest => "Digest",
             AuthenticationMechanism::Certificate => "Certificate",
         }
+    }
+
+    fn is_implicit_only(self) -> bool {
+        self == AuthenticationMechanism::NegotiateWithImplicitCredential
+    }
+
+    /// Whether the mechanism can run without a password (the Kerberos ticket cache).
+    pub fn allows_implicit_credentials(self) -> bool {
+        matches!(
+            self,
+            AuthenticationMechanism::Default
+                | AuthenticationMechanism::Negotiate
+                | AuthenticationMechanism::NegotiateWithImplicitCredential
+                | AuthenticationMechanism::Kerberos
+        )
     }
 
     /// Parses a PowerShell `-Authentication` value, ignoring ASCII case.
@@ -81,12 +112,20 @@ impl fmt::Display for AuthenticationMechanism {
 pub struct AuthenticationOptions {
     /// The mechanism.
     pub mechanism: AuthenticationMechanism,
-    /// The user's credentials.
-    pub credentials: Credentials,
+    /// The user's credentials; `None`: implicit credentials (the Kerberos ticket cache), for the mechanisms whose
+    /// [`AuthenticationMechanism::allows_implicit_credentials`] is true.
+    pub credentials: Option<Credentials>,
     /// Allow Basic over plain HTTP and unencrypted bodies (WinRM's `AllowUnencrypted`). Off by default.
     pub allow_unencrypted: bool,
-    /// The service principal name; `HTTP/<host>` when `None`.
+    /// The service principal name Kerberos asks a ticket for (and NTLM names): `HTTP/<host>` when `None`.
+    /// `WSMAN/host`, or `HTTP/host@REALM` to name the service realm.
     pub service_principal_name: Option<String>,
+    /// The Kerberos configuration (default realm, KDCs, host-to-realm mapping); `None`: `KRB5_CONFIG` or
+    /// `/etc/krb5.conf`, read when a connection starts.
+    pub kerberos_config: Option<Krb5Config>,
+    /// The ticket cache of implicit credentials (`FILE:/path`); `None`: `KRB5CCNAME`, else the configuration's
+    /// `default_ccache_name`, else `/tmp/krb5cc_<uid>`.
+    pub credential_cache: Option<String>,
 }
 
 impl fmt::Debug for AuthenticationOptions {
@@ -96,6 +135,8 @@ impl fmt::Debug for AuthenticationOptions {
             .field("credentials", &self.credentials)
             .field("allow_unencrypted", &self.allow_unencrypted)
             .field("service_principal_name", &self.service_principal_name)
+            .field("kerberos_config", &self.kerberos_config)
+            .field("credential_cache", &self.credential_cache)
             .finish()
     }
 }
@@ -103,7 +144,37 @@ impl fmt::Debug for AuthenticationOptions {
 impl AuthenticationOptions {
     /// Options for `mechanism` with these credentials and the secure defaults.
     pub fn new(mechanism: AuthenticationMechanism, credentials: Credentials) -> Self {
-        AuthenticationOptions { mechanism, credentials, allow_unencrypted: false, service_principal_name: None }
+        AuthenticationOptions {
+            mechanism,
+            credentials: Some(credentials),
+            allow_unencrypted: false,
+            service_principal_name: None,
+            kerberos_config: None,
+            credential_cache: None,
+        }
+    }
+
+    /// Options for `mechanism` with implicit credentials (the Kerberos ticket cache) and the secure defaults.
+    pub fn implicit(mechanism: AuthenticationMechanism) -> Self {
+        AuthenticationOptions { credentials: None, ..AuthenticationOptions::new(mechanism, Credentials::new("", "")) }
+    }
+
+    /// Sets the service principal name (`HTTP/host`, `WSMAN/host`, `HTTP/host@REALM`).
+    pub fn with_service_principal_name(mut self, spn: impl Into<String>) -> Self {
+        self.service_principal_name = Some(spn.into());
+        self
+    }
+
+    /// Sets the Kerberos configuration instead of `KRB5_CONFIG`/`/etc/krb5.conf`.
+    pub fn with_kerberos_config(mut self, config: Krb5Config) -> Self {
+        self.kerberos_config = Some(config);
+        self
+    }
+
+    /// Sets the ticket cache of implicit credentials instead of `KRB5CCNAME`.
+    pub fn with_credential_cache(mut self, name: impl Into<String>) -> Self {
+        self.credential_cache = Some(name.into());
+        self
     }
 }
 
@@ -175,26 +246,79 @@ impl WinrmAuthenticator {
         self.options.service_principal_name.clone().unwrap_or_else(|| format!("HTTP/{}", connection.endpoint.host()))
     }
 
+    fn password(&self) -> Result<&Credentials, AuthError> {
+        self.options.credentials.as_ref().ok_or(AuthError::Unsupported(
+            "this mechanism needs a user name and password (only Negotiate and Kerberos use the ticket cache)",
+        ))
+    }
+
+    fn cache(&self) -> KerberosCredential {
+        KerberosCredential::Cache(self.options.credential_cache.clone())
+    }
+
+    fn kerberos_options(&self) -> KerberosOptions {
+        match &self.options.kerberos_config {
+            Some(config) => KerberosOptions { config: config.clone(), kdc: None, service_realm: None },
+            None => KerberosOptions::default(),
+        }
+    }
+
+    /// Whether Negotiate with a password offers Kerberos first: when an SPN is given, or the target is named by a
+    /// host name. As on Windows, a target named by its IP address gets NTLM (no KDC knows `HTTP/192.0.2.7`).
+    fn tries_kerberos(&self, connection: &ConnectionInfo) -> bool {
+        let host = connection.endpoint.host().trim_start_matches('[').trim_end_matches(']');
+        self.options.service_principal_name.is_some() || host.parse::<std::net::IpAddr>().is_err()
+    }
+
     fn new_context(&self, connection: &ConnectionInfo) -> Result<Active, AuthError> {
         let tls = connection.is_tls();
         match self.options.mechanism {
             AuthenticationMechanism::Basic => {
                 let security = if tls { TransportSecurity::Tls } else { TransportSecurity::Plaintext };
-                let client = BasicClient::new(&self.options.credentials, security, self.options.allow_unencrypted)?;
+                let client = BasicClient::new(self.password()?, security, self.options.allow_unencrypted)?;
                 Ok(Active { context: Context::Generic(Box::new(client)), seals: None, every_request: None })
             }
-            AuthenticationMechanism::Default | AuthenticationMechanism::Negotiate => {
-                let bindings = match &connection.peer_certificate {
-                    Some(certificate) => Some(ChannelBindings::tls_server_end_point(certificate.as_ref())?),
-                    None => None,
+            AuthenticationMechanism::Default
+            | AuthenticationMechanism::Negotiate
+            | AuthenticationMechanism::NegotiateWithImplicitCredential => {
+                let bindings = channel_bindings(connection)?;
+                let spn = self.spn(connection);
+                let client: HttpInitiator<SpnegoClient> = match &self.options.credentials {
+                    Some(_) if self.options.mechanism.is_implicit_only() => {
+                        return Err(AuthError::Unsupported(
+                            "NegotiateWithImplicitCredential uses the Kerberos ticket cache: give no credentials",
+                        ));
+                    }
+                    Some(credentials) if self.tries_kerberos(connection) => {
+                        negotiate_kerberos_client(Some(credentials.clone()), &spn, self.kerberos_options(), bindings)
+                    }
+                    Some(credentials) => pssession_auth::negotiate_client(credentials.clone(), Some(spn), bindings),
+                    None => {
+                        let kerberos = KerberosClient::new(self.cache(), &spn, self.kerberos_options())
+                            .with_channel_bindings(bindings);
+                        HttpInitiator::new("Negotiate", SpnegoClient::kerberos_only(kerberos))
+                    }
                 };
-                let client = negotiate_client(self.options.credentials.clone(), Some(self.spn(connection)), bindings);
                 let seals = (!tls).then_some(EncryptionProtocol::Spnego);
+                Ok(Active { context: Context::Generic(Box::new(client)), seals, every_request: None })
+            }
+            AuthenticationMechanism::Kerberos => {
+                let credential = match &self.options.credentials {
+                    Some(credentials) => KerberosCredential::Password(credentials.clone()),
+                    None => self.cache(),
+                };
+                let client = kerberos_client(
+                    credential,
+                    &self.spn(connection),
+                    self.kerberos_options(),
+                    channel_bindings(connection)?,
+                );
+                let seals = (!tls).then_some(EncryptionProtocol::Kerberos);
                 Ok(Active { context: Context::Generic(Box::new(client)), seals, every_request: None })
             }
             AuthenticationMechanism::CredSsp => {
                 let client = credssp_delegating_credentials(
-                    self.options.credentials.clone(),
+                    self.password()?.clone(),
                     Some(self.spn(connection)),
                     CredsspDelegation::AllowFreshCredentials,
                 );
@@ -202,7 +326,7 @@ impl WinrmAuthenticator {
                 Ok(Active { context: Context::Generic(Box::new(client)), seals, every_request: None })
             }
             AuthenticationMechanism::Digest => {
-                let client = DigestClient::new(&self.options.credentials, "POST", connection.endpoint.path_and_query());
+                let client = DigestClient::new(self.password()?, "POST", connection.endpoint.path_and_query());
                 Ok(Active { context: Context::Digest(client), seals: None, every_request: None })
             }
             AuthenticationMechanism::Certificate => {
@@ -213,6 +337,13 @@ impl WinrmAuthenticator {
                 Ok(Active { context: Context::Certificate, seals: None, every_request })
             }
         }
+    }
+}
+
+fn channel_bindings(connection: &ConnectionInfo) -> Result<Option<ChannelBindings>, AuthError> {
+    match &connection.peer_certificate {
+        Some(certificate) => Ok(Some(ChannelBindings::tls_server_end_point(certificate.as_ref())?)),
+        None => Ok(None),
     }
 }
 

@@ -63,11 +63,9 @@ impl Client {
     pub fn new(target: ConnectionTarget, options: SessionOptions, auth: AuthenticationOptions) -> Result<Self, Error> {
         let mut auth = auth;
         auth.allow_unencrypted = auth.allow_unencrypted || options.no_encryption;
-        let user = Some(auth.credentials.user().to_owned()).filter(|u| !u.is_empty()).map(|u| {
-            match auth.credentials.domain() {
-                "" => u,
-                domain => format!("{domain}\\{u}"),
-            }
+        let user = auth.credentials.as_ref().filter(|c| !c.user().is_empty()).map(|c| match c.domain() {
+            "" => c.user().to_owned(),
+            domain => format!("{domain}\\{}", c.user()),
         });
         let transport = HttpTransport::new(
             target.endpoint().clone(),
@@ -331,6 +329,27 @@ impl Client {
             session.connect_command(command.command_id).await?;
         }
         Ok(session)
+    }
+
+    /// The endpoint's MaxEnvelopeSize in bytes, read from the WinRM configuration (`Get` on
+    /// `…/wsman/1/config`, what pypsrp's `update_max_payload_size` does); `None` when the server does not say.
+    pub async fn server_max_envelope_size(&self) -> Result<Option<usize>, Error> {
+        match self.call(resource::CONFIG, None, &[], RequestBody::Get, None).await? {
+            ResponseBody::Get(pssession_wsman::ops::GetResponse::Config(config)) => Ok(config.max_envelope_size()),
+            _ => Err(unexpected("GetResponse with the WinRM configuration")),
+        }
+    }
+
+    /// The current properties of one shell (`Get` on `…/windows/shell` with its ShellId, what pypsrp's
+    /// `is_alive` asks); an unknown shell is [`Error::SessionNotFound`].
+    pub async fn get_shell(&self, instance_id: Uuid) -> Result<ShellInfo, Error> {
+        match self.call(resource::SHELL, Some(instance_id), &[], RequestBody::Get, None).await {
+            Ok(ResponseBody::Get(pssession_wsman::ops::GetResponse::Shell(shell))) => {
+                Ok(ShellInfo::from_properties(&shell))
+            }
+            Ok(_) => Err(unexpected("GetResponse with the shell")),
+            Err(e) => Err(map_fault(e, instance_id, "")),
+        }
     }
 
     /// Remove-PSSession by InstanceId: deletes the shell (allowed in any state).

@@ -26,6 +26,7 @@ pub mod ids;
 pub mod options;
 mod session;
 pub mod store;
+pub mod trace;
 
 pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION};
 pub use error::Error;

@@ -455,6 +455,35 @@ impl Session {
         Ok(pipeline_id)
     }
 
+    /// Sends input objects to a running pipeline started with `no_input` false (PIPELINE_INPUT, with Send on
+    /// its `stdin`), then closes its input when `end` is set (END_OF_PIPELINE_INPUT) — `$input` of the script.
+    pub async fn send_input(
+        &mut self,
+        pipeline_id: Uuid,
+        inputs: &[pssession_psrp::clixml::PsValue],
+        end: bool,
+    ) -> Result<(), Error> {
+        self.require_opened("send input to")?;
+        for input in inputs {
+            let body = pssession_psrp::clixml::to_message_body(input, true);
+            self.pool.send_input(pipeline_id, bytes::Bytes::from(body))?;
+        }
+        if end {
+            self.pool.end_input(pipeline_id)?;
+        }
+        let resource_uri = self.client.target().resource_uri();
+        let id = self.instance_id();
+        while self.pool.next_payload_target() == Some(pipeline_id) {
+            let Some(payload) = self.pool.next_payload() else { break };
+            let body = RequestBody::Send(Send::one("stdin", Some(&id_text(pipeline_id)), payload.data));
+            if let Err(e) = self.client.call(&resource_uri, Some(id), &[], body, None).await {
+                return Err(self.broken(map_fault(e, id, &self.name)));
+            }
+        }
+        self.last_activity = Instant::now();
+        Ok(())
+    }
+
     /// Runs `spec` and collects everything it produces, in order (Invoke-Command).
     pub async fn invoke(&mut self, spec: &PipelineSpec) -> Result<Vec<PipelineOutput>, Error> {
         let pipeline_id = self.start(spec).await?;

@@ -1,21 +1,14 @@
-//! The library driven against recorded Windows answers (pypsrp `test_psrp_disconnected_commands`, Windows Server
-//! 2016): two sessions are created, each starts a command and is disconnected; a second client identity connects to
-//! each session, reattaches the running command and receives the output produced while nobody was connected.
-//!
-//! A scripted transport answers each request with the next recorded response and checks that the request is the
-//! operation Windows answered there. Identifiers are pinned to the trace's.
+//! The library reading recorded Windows answers (enumerations, faults) served by a scripted transport. The
+//! recorded scenarios themselves (test_psrp_disconnect_runspaces, test_psrp_disconnected_commands, …) are replayed
+//! with the general replay transport in `trace_replay.rs`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use pssession::exchange::{ExchangeFuture, Response};
-use pssession::psrp::client::PipelineEvent;
-use pssession::{
-    Availability, Client, ConnectionTarget, FixedIds, IdPurpose, OutputBufferingMode, PipelineSpec, SessionInfo,
-    SessionOptions, SessionState, WsmanExchange,
-};
-use pssession_testkit::{element_text, windows_trace};
+use pssession::{Availability, Client, ConnectionTarget, FixedIds, SessionOptions, SessionState, WsmanExchange};
+use pssession_testkit::element_text;
 use pssession_wsman::envelope::{Limits, RequestBody, parse_request};
 use uuid::Uuid;
 
@@ -83,139 +76,6 @@ impl WsmanExchange for Scripted {
 
 fn uuid(text: &str) -> Uuid {
     Uuid::parse_str(text).expect("uuid")
-}
-
-fn scripted(name: &str, plan_indices: &[usize]) -> (Scripted, Arc<Mutex<Vec<String>>>) {
-    let trace = windows_trace(name);
-    let plan = plan_indices
-        .iter()
-        .map(|&i| {
-            let exchange = &trace.messages[i];
-            (
-                element_text(&exchange.request, "Action").expect("Action"),
-                Some(exchange.request.clone()),
-                exchange.response.clone(),
-            )
-        })
-        .collect();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    (Scripted { plan, log: Arc::clone(&log) }, log)
-}
-
-#[tokio::test]
-async fn disconnect_reconnect_and_connect_runspace_pools_without_commands() {
-    // Create (answers one message per Receive), Disconnect, Reconnect, Disconnect; a second pool; then a new client
-    // connects to both (Connect + the Receive that brings APPLICATION_PRIVATE_DATA) and deletes them.
-    let (transport, log) =
-        scripted("test_psrp_disconnect_runspaces", &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 19]);
-    let pool1 = uuid("8e1d63b6-a065-f249-9053-a1b156c95777");
-    let pool2 = uuid("433eaa01-219e-4b42-a7fc-bc16aa34f4ce");
-    let ids = FixedIds::new().with(IdPurpose::RunspacePool, [pool1, pool2]);
-    let target = ConnectionTarget::connection_uri("https://127.0.0.1:55986/wsman").expect("target");
-    let client = Client::with_transport(target, SessionOptions::default(), Box::new(transport), Arc::new(ids));
-
-    let mut first = client.new_session("first").await.expect("first");
-    first.disconnect(None, OutputBufferingMode::None).await.expect("disconnect");
-    first.reconnect().await.expect("reconnect, same client");
-    assert_eq!((first.state(), first.availability()), (SessionState::Opened, Availability::Available));
-    first.disconnect(None, OutputBufferingMode::None).await.expect("disconnect again");
-    let mut second = client.new_session("second").await.expect("second");
-    second.disconnect(None, OutputBufferingMode::None).await.expect("disconnect");
-
-    for (id, name) in [(pool1, "first"), (pool2, "second")] {
-        let info = SessionInfo {
-            instance_id: id,
-            name: name.to_owned(),
-            computer_name: "127.0.0.1".to_owned(),
-            configuration_name: "Microsoft.PowerShell".to_owned(),
-            state: SessionState::Disconnected,
-            availability: Availability::None,
-            shell: pssession::ShellInfo::default(),
-            commands: Vec::new(),
-        };
-        let session = client.connect(&info).await.expect("connect");
-        assert_eq!(session.runspace_pool().state().to_string(), "Opened");
-        assert!(session.runspace_pool().server_capability().is_some());
-    }
-    client.remove(pool1).await.expect("delete first");
-    client.remove(pool2).await.expect("delete second");
-    let log = log.lock().expect("log");
-    assert_eq!(log.len(), 17, "every recorded exchange was used: {log:?}");
-}
-
-#[tokio::test]
-async fn disconnect_then_connect_from_another_client_receives_the_output_produced_meanwhile() {
-    let (transport, log) = scripted(
-        "test_psrp_disconnected_commands",
-        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24],
-    );
-    // The PSRP ids as Windows keyed them (the .NET reading of the bytes pypsrp sent).
-    let pool1 = uuid("1bc9e1b2-aaa3-b441-b346-405e6a90005b");
-    let pool2 = uuid("ad62efbc-0e38-1443-b2a4-eb6748019b41");
-    let pipe1 = uuid("c26d6e35-8968-0543-9fe6-8b03f44d7210");
-    let pipe2 = uuid("cf8d4edb-cc51-3f42-a7df-5d0ea0d6fa08");
-    let ids = FixedIds::new().with(IdPurpose::RunspacePool, [pool1, pool2]).with(IdPurpose::Pipeline, [pipe1, pipe2]);
-    let target = ConnectionTarget::connection_uri("https://127.0.0.1:55986/wsman").expect("target");
-    let mut options = SessionOptions::default();
-    options.max_envelope_size = 153_600;
-    let client = Client::with_transport(target, options, Box::new(transport), Arc::new(ids));
-
-    let script = PipelineSpec::script("Write-Output 'a'; Start-Sleep -Seconds 5; Write-Output 'b'");
-    let mut first = client.new_session("first").await.expect("first session");
-    assert_eq!(first.instance_id(), pool1);
-    assert_eq!(first.state(), SessionState::Opened);
-    assert_eq!(first.shell().idle_timeout, Some(std::time::Duration::from_secs(7200)));
-    let started = first.start(&script).await.expect("start");
-    assert_eq!(started, pipe1);
-    assert_eq!(first.availability(), Availability::Busy);
-    first.disconnect(None, OutputBufferingMode::None).await.expect("disconnect");
-    assert_eq!((first.state(), first.availability()), (SessionState::Disconnected, Availability::None));
-    // Disconnecting again is a no-op; invoking is refused.
-    first.disconnect(None, OutputBufferingMode::None).await.expect("no-op");
-    assert!(first.start(&script).await.is_err());
-
-    let mut second = client.new_session("second").await.expect("second session");
-    let pid = second.invoke_disconnected(&script, None, OutputBufferingMode::None).await.expect("invoke disconnected");
-    assert_eq!(pid, pipe2);
-
-    // What Get-PSSession -ComputerName would report for the two shells (pypsrp created them without Name, so the
-    // recorded enumeration cannot be used: PowerShell skips such shells).
-    let info = |instance_id: Uuid, name: &str, command_id: Uuid| SessionInfo {
-        instance_id,
-        name: name.to_owned(),
-        computer_name: "127.0.0.1".to_owned(),
-        configuration_name: "Microsoft.PowerShell".to_owned(),
-        state: SessionState::Disconnected,
-        availability: Availability::None,
-        shell: pssession::ShellInfo::default(),
-        commands: vec![pssession::CommandInfo { command_id, command_line: String::new(), state: "Running".to_owned() }],
-    };
-
-    for (instance_id, name, command_id) in [(pool2, "second", pipe2), (pool1, "first", pipe1)] {
-        let mut session = client.connect(&info(instance_id, name, command_id)).await.expect("connect");
-        assert_eq!(session.state(), SessionState::Opened);
-        assert_eq!(session.runspace_pool().runspaces(), (1, 1));
-        let outputs = session.receive().await.expect("receive");
-        let rendered: Vec<String> = outputs
-            .iter()
-            .map(|o| {
-                assert_eq!(o.pipeline_id, command_id);
-                match &o.event {
-                    PipelineEvent::Output(value) => format!("out:{value}"),
-                    PipelineEvent::Progress(_) => "progress".to_owned(),
-                    PipelineEvent::State { state, .. } => format!("state:{state}"),
-                    other => format!("{other:?}"),
-                }
-            })
-            .collect();
-        assert_eq!(rendered, ["progress", "out:a", "out:b", "state:Completed"], "{name}");
-        assert_eq!(session.availability(), Availability::Available);
-        if instance_id == pool1 {
-            session.remove().await.expect("remove");
-        }
-    }
-    let log = log.lock().expect("log");
-    assert_eq!(log.iter().filter(|a| a.ends_with("/Signal")).count(), 2, "{log:?}");
 }
 
 const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use pssession_auth::client_cert::{CertificateMapping, MUTUAL_AUTHORIZATION};
 use pssession_auth::credssp::CredsspServer;
 use pssession_auth::{
-    AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, NegotiateServer, ServerAuth,
-    TransportSecurity, UserDatabase, WrappedMessage,
+    AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, KerberosAcceptor, Keytab,
+    NegotiateServer, ServerAuth, TransportSecurity, UserDatabase, WrappedMessage,
 };
 use pssession_wsman::fault::WsmanFault;
 use pssession_wsman::multipart::{self, EncryptionProtocol, MessageSealer, SealError, Sealed};
@@ -69,6 +69,8 @@ pub struct AuthSettings {
     pub certificates: Option<Arc<CertificateMapping>>,
     /// How NTLM channel bindings are checked on HTTPS.
     pub channel_binding_policy: ChannelBindingPolicy,
+    /// Kerberos with the service keys of this keytab; `None` disables Kerberos.
+    pub kerberos: Option<Arc<Keytab>>,
 }
 
 impl fmt::Debug for AuthSettings {
@@ -78,6 +80,7 @@ impl fmt::Debug for AuthSettings {
             .field("credssp", &self.credssp.is_some())
             .field("certificates", &self.certificates.is_some())
             .field("channel_binding_policy", &self.channel_binding_policy)
+            .field("kerberos", &self.kerberos.is_some())
             .finish()
     }
 }
@@ -90,6 +93,7 @@ impl AuthSettings {
             credssp: None,
             certificates: None,
             channel_binding_policy: ChannelBindingPolicy::WhenSupported,
+            kerberos: None,
         }
     }
 }
@@ -186,6 +190,9 @@ impl Endpoint {
 
     fn offers(&self, conn: &Connection) -> Vec<String> {
         let mut offers = vec!["Negotiate".to_owned()];
+        if self.auth.kerberos.is_some() {
+            offers.push("Kerberos".to_owned());
+        }
         if conn.tls || self.service.config().allow_unencrypted {
             offers.push("Basic realm=\"WSMAN\"".to_owned());
         }
@@ -260,13 +267,18 @@ impl Endpoint {
                 }
             }
             "negotiate" | "ntlm" | "credssp" => self.context_step(conn, &scheme, authorization),
+            "kerberos" if self.auth.kerberos.is_some() => self.context_step(conn, &scheme, authorization),
             _ => Authenticated::Reply(self.unauthorized(conn)),
         }
     }
 
     fn context_step(&self, conn: &mut Connection, scheme: &str, authorization: &str) -> Authenticated {
         let credssp = scheme == "credssp";
-        let protocol = if credssp { EncryptionProtocol::CredSsp } else { EncryptionProtocol::Spnego };
+        let protocol = match scheme {
+            "credssp" => EncryptionProtocol::CredSsp,
+            "kerberos" => EncryptionProtocol::Kerberos,
+            _ => EncryptionProtocol::Spnego,
+        };
         let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.auth.is_complete());
         if !reuse {
             let auth: Box<dyn ServerAuth> = if credssp {
@@ -275,7 +287,10 @@ impl Endpoint {
                 };
                 Box::new(CredsspServer::new(self.auth.users.clone(), chain.clone(), key.clone_key()))
             } else {
-                let server = NegotiateServer::new(self.auth.users.clone());
+                let mut server = NegotiateServer::new(self.auth.users.clone());
+                if let Some(kerberos) = &self.auth.kerberos {
+                    server = server.with_kerberos(KerberosAcceptor::new(kerberos.clone()));
+                }
                 Box::new(match &conn.channel_bindings {
                     Some(b) => server.with_channel_bindings(b.clone(), self.auth.channel_binding_policy),
                     None => server,

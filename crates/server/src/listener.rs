@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use pssession_auth::client_cert::CertificateMapping;
-use pssession_auth::{ChannelBindingPolicy, UserDatabase};
+use pssession_auth::{ChannelBindingPolicy, Keytab, UserDatabase};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -56,6 +56,8 @@ pub enum ServerError {
     NoCertificate,
     /// No listener was enabled.
     NoListener,
+    /// The keytab could not be read or holds no usable key.
+    Keytab(String),
 }
 
 impl fmt::Display for ServerError {
@@ -65,6 +67,7 @@ impl fmt::Display for ServerError {
             ServerError::Tls(reason) => write!(f, "TLS configuration: {reason}"),
             ServerError::NoCertificate => f.write_str("HTTPS needs a certificate and key"),
             ServerError::NoListener => f.write_str("neither the HTTP nor the HTTPS listener is enabled"),
+            ServerError::Keytab(reason) => write!(f, "keytab: {reason}"),
         }
     }
 }
@@ -90,6 +93,7 @@ impl Server {
             certificate_mapping: None,
             credssp: false,
             channel_binding_policy: ChannelBindingPolicy::WhenSupported,
+            keytab: None,
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct ServerBuilder {
     certificate_mapping: Option<CertificateMapping>,
     credssp: bool,
     channel_binding_policy: ChannelBindingPolicy,
+    keytab: Option<Arc<Keytab>>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -199,6 +204,23 @@ impl ServerBuilder {
         self
     }
 
+    /// Accepts Kerberos (inside Negotiate, and the `Kerberos` scheme with `HTTP-Kerberos-session-encrypted`
+    /// message encryption) for tickets to any service principal of `keytab`. Which principals may log on: see
+    /// [`pssession_auth::NegotiateServer`] — `user@REALM` of a keytab realm whose `user` is listed among the users.
+    pub fn keytab(mut self, keytab: Keytab) -> Self {
+        self.keytab = Some(Arc::new(keytab));
+        self
+    }
+
+    /// [`ServerBuilder::keytab`] from an MIT keytab file (`FILE:` prefix optional).
+    pub fn keytab_file(self, path: &str) -> Result<Self, ServerError> {
+        let keytab = Keytab::read(path).map_err(|e| ServerError::Keytab(format!("{path}: {e}")))?;
+        if keytab.entries().is_empty() {
+            return Err(ServerError::Keytab(format!("{path}: no AES keys (only AES128/AES256 are supported)")));
+        }
+        Ok(self.keytab(keytab))
+    }
+
     /// How NTLM channel bindings are checked on HTTPS (default: when the client sends them).
     pub fn channel_binding_policy(mut self, policy: ChannelBindingPolicy) -> Self {
         self.channel_binding_policy = policy;
@@ -247,6 +269,7 @@ impl ServerBuilder {
             auth.credssp = Some((chain.clone(), Arc::new(key.clone_key())));
         }
         auth.certificates = self.certificate_mapping.clone().map(Arc::new);
+        auth.kerberos = self.keytab.clone();
         let service = Service::new(self.config.clone(), self.plugins.clone());
         let endpoint = Endpoint::new(service.clone(), auth);
         let leaf = self.certificate.as_ref().map(|(chain, _)| chain[0].to_vec());

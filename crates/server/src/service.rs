@@ -216,8 +216,16 @@ impl Service {
     fn shell_of(&self, caller: &Caller, h: &Header) -> Result<Arc<Shell>, WsmanFault> {
         let text = h.shell_id().unwrap_or_default();
         let shell = Uuid::parse_str(text.trim()).ok().and_then(|id| self.inner.registry.get(id, &caller.key()));
+        // A shell belongs to the plugin of its ResourceURI: addressed through another plugin's configuration it
+        // is not found, as WinRM routes each request to the plugin its ResourceURI names. The generic shell
+        // resource (Get-WSManInstance on `…/windows/shell`) reaches every shell.
+        let same_plugin = |s: &Shell| {
+            h.resource_uri.as_deref().map(str::trim).is_none_or(|uri| {
+                uri.eq_ignore_ascii_case(&s.resource_uri) || uri.eq_ignore_ascii_case(resource::SHELL)
+            })
+        };
         match shell {
-            Some(s) if !lock(&s.status).deleted => Ok(s),
+            Some(s) if !lock(&s.status).deleted && same_plugin(&s) => Ok(s),
             _ => Err(WsmanFault::invalid_selectors_shell(text, self.machine())),
         }
     }

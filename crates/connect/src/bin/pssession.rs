@@ -32,6 +32,8 @@ enum Command {
     Remove(pssession::cli::remove::RemoveArgs),
     /// Run the embedded WinRM endpoint until SIGINT/SIGTERM.
     Serve(pssession::cli::serve::ServeArgs),
+    /// Tools for recorded WinRM traffic: `trace decode FILE` prints every WS-Man exchange and PSRP message.
+    Trace(pssession::cli::trace::TraceArgs),
     /// Play Example 3 of the Connect-PSSession help against an embedded WinRM endpoint.
     ///
     /// Starts the embedded endpoint on an ephemeral loopback port, creates the session `ITTask`, starts a
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Receive(args) => pssession::cli::run(pssession::cli::receive::run(args)),
         Command::Remove(args) => pssession::cli::run(pssession::cli::remove::run(args)),
         Command::Serve(args) => pssession::cli::run(pssession::cli::serve::run(args)),
+        Command::Trace(args) => pssession::cli::trace::run(args),
         Command::Demo => pssession::cli::run(pssession::cli::demo::run()),
     }
 }

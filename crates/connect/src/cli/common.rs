@@ -56,15 +56,22 @@ pub struct ConnectionArgs {
     pub configuration_name: Option<String>,
     /// User, as `DOMAIN\user` or `user@REALM` (`-Credential`). The password comes from `--password-stdin`, the
     /// `PSSESSION_PASSWORD` environment variable, or a prompt that does not echo — never from an argument.
+    /// Without it, Default, Negotiate and Kerberos use the Kerberos ticket cache (`kinit`, `KRB5CCNAME`).
     #[arg(long)]
     pub credential: Option<String>,
     /// Read the password from the first line of standard input.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
-    /// Authentication mechanism (`-Authentication`): Default, Basic, Negotiate, CredSSP (delegates your password
-    /// to the server: only for servers you trust like your own machine), Digest.
+    /// Authentication mechanism (`-Authentication`): Default, Basic, Negotiate, NegotiateWithImplicitCredential
+    /// (the Kerberos ticket cache, no password), Kerberos, CredSSP (delegates your password to the server: only
+    /// for servers you trust like your own machine), Digest.
     #[arg(long, default_value = "Default")]
     pub authentication: String,
+    /// The Kerberos service principal name of the endpoint, `HTTP/<host>` by default (e.g. `WSMAN/host`, or
+    /// `HTTP/host@REALM` to name the service realm). PowerShell has no such parameter; Windows always asks for
+    /// `HTTP/<host>`.
+    #[arg(long = "service-principal-name", value_name = "SPN")]
+    pub service_principal_name: Option<String>,
     /// Authenticate with the client certificate of this SHA-1 thumbprint (`-CertificateThumbprint`), looked up
     /// among the `*.pem`/`*.crt` files (certificate and key) of `--certificate-directory`. HTTPS only.
     #[arg(long = "certificate-thumbprint", conflicts_with = "credential")]
@@ -175,11 +182,27 @@ impl ConnectionArgs {
             .filter(|m| *m != AuthenticationMechanism::Certificate)
             .ok_or_else(|| {
                 format!(
-                    "unsupported --authentication {:?} (Default, Basic, Negotiate, CredSSP, Digest; \
-                     certificates: --certificate-thumbprint)",
+                    "unsupported --authentication {:?} (Default, Basic, Negotiate, NegotiateWithImplicitCredential, \
+                     Kerberos, CredSSP, Digest; certificates: --certificate-thumbprint)",
                     self.authentication
                 )
             })?;
+        let implicit = match (mechanism, &self.credential) {
+            (AuthenticationMechanism::NegotiateWithImplicitCredential, Some(_)) => {
+                return Err("--authentication NegotiateWithImplicitCredential uses the Kerberos ticket cache: do not \
+                            give --credential"
+                    .to_owned());
+            }
+            (AuthenticationMechanism::NegotiateWithImplicitCredential, None) => true,
+            (m, None) => fallback_user.is_none() && m.allows_implicit_credentials() && !self.password_stdin,
+            (_, Some(_)) => false,
+        };
+        if implicit {
+            let mut options = AuthenticationOptions::implicit(mechanism);
+            options.allow_unencrypted = self.no_encryption;
+            options.service_principal_name = self.service_principal_name.clone();
+            return Ok(options);
+        }
         let user = self
             .credential
             .as_deref()
@@ -188,6 +211,7 @@ impl ConnectionArgs {
         let password = self.password(user)?;
         let mut options = AuthenticationOptions::new(mechanism, Credentials::new(user, password.as_str()));
         options.allow_unencrypted = self.no_encryption;
+        options.service_principal_name = self.service_principal_name.clone();
         Ok(options)
     }
 
@@ -215,9 +239,13 @@ impl ConnectionArgs {
     }
 }
 
-/// Which sessions: `-Name`, `-Id`, `-InstanceId`.
+/// Which sessions: `-Session`, `-Name`, `-Id`, `-InstanceId`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct SessionSelector {
+    /// Sessions of this user's store (`-Session`), each named by its local Id, its name or its InstanceId, as
+    /// listed by `pssession get`.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub session: Vec<String>,
     /// Session names (`-Name`; wildcards `*` and `?`).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub name: Vec<String>,
@@ -232,7 +260,7 @@ pub struct SessionSelector {
 impl SessionSelector {
     /// Whether nothing was selected.
     pub fn is_empty(&self) -> bool {
-        self.name.is_empty() && self.id.is_empty() && self.instance_id.is_empty()
+        self.session.is_empty() && self.name.is_empty() && self.id.is_empty() && self.instance_id.is_empty()
     }
 
     /// The server-side filter.
@@ -242,10 +270,89 @@ impl SessionSelector {
 
     /// Whether a stored session is selected.
     pub fn selects(&self, record: &SessionRecord) -> bool {
-        (self.name.is_empty() || self.name.iter().any(|n| crate::wildcard_match(n, &record.name)))
+        (self.session.is_empty() || self.session.iter().any(|s| refers_to(s, record)))
+            && (self.name.is_empty() || self.name.iter().any(|n| crate::wildcard_match(n, &record.name)))
             && (self.id.is_empty() || self.id.contains(&record.id))
             && (self.instance_id.is_empty() || self.instance_id.contains(&record.instance_id))
     }
+}
+
+/// Whether `reference` (a `--session` value: local Id, name or InstanceId) names `record`.
+fn refers_to(reference: &str, record: &SessionRecord) -> bool {
+    let reference = reference.trim();
+    reference.parse::<u32>().is_ok_and(|id| id == record.id)
+        || Uuid::parse_str(reference).is_ok_and(|id| id == record.instance_id)
+        || reference.eq_ignore_ascii_case(&record.name)
+}
+
+/// `-WhatIf` and `-Confirm`.
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct ShouldProcessArgs {
+    /// Show what would be done, and do nothing (`-WhatIf`, alias `-wi`).
+    #[arg(long = "what-if", visible_alias = "wi")]
+    pub what_if: bool,
+    /// Ask before each session (`-Confirm`, alias `-cf`); the answer is read from standard input: `y` Yes (the
+    /// default on an empty line), `a` Yes to All, `n` No, `l` No to All. No answer (end of input) means No.
+    #[arg(long, visible_alias = "cf")]
+    pub confirm: bool,
+}
+
+/// PowerShell's `ShouldProcess`: `-WhatIf` prints what would happen, `-Confirm` asks.
+#[derive(Debug)]
+pub struct ShouldProcess {
+    args: ShouldProcessArgs,
+    yes_to_all: bool,
+    no_to_all: bool,
+}
+
+impl ShouldProcess {
+    /// For these arguments.
+    pub fn new(args: ShouldProcessArgs) -> Self {
+        ShouldProcess { args, yes_to_all: false, no_to_all: false }
+    }
+
+    /// Whether `operation` on `target` should be done; prints the What-if line or asks.
+    pub fn should_process(&mut self, operation: &str, target: &str) -> bool {
+        if self.args.what_if {
+            println!("What if: Performing the operation \"{operation}\" on target \"{target}\".");
+            return false;
+        }
+        if !self.args.confirm || self.yes_to_all {
+            return true;
+        }
+        if self.no_to_all {
+            return false;
+        }
+        eprint!(
+            "\nConfirm\nAre you sure you want to perform this action?\nPerforming the operation \"{operation}\" on \
+             target \"{target}\".\n[Y] Yes  [A] Yes to All  [N] No  [L] No to All (default is \"Y\"): "
+        );
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                eprintln!();
+                self.no_to_all = true;
+                false
+            }
+            Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
+                "" | "y" | "yes" => true,
+                "a" => {
+                    self.yes_to_all = true;
+                    true
+                }
+                "l" => {
+                    self.no_to_all = true;
+                    false
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+/// The ShouldProcess target text of a session.
+pub fn session_target(info: &SessionInfo) -> String {
+    format!("Name: {}, ComputerName: {}", info.name, info.computer_name)
 }
 
 /// The store, with errors as text.
@@ -296,14 +403,16 @@ pub struct Located {
 /// session's own endpoint is queried for its current state).
 pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> Result<Vec<Located>, String> {
     if connection.has_target() {
-        if !selector.id.is_empty() {
-            return Err(
-                "--id refers to the local session store; use --name or --instance-id with --computer-name".to_owned()
-            );
+        if !selector.id.is_empty() || !selector.session.is_empty() {
+            return Err("--id and --session refer to the local session store; use --name or --instance-id with \
+                        --computer-name or --connection-uri"
+                .to_owned());
         }
         let auth = connection.authentication(None)?;
         let mut found = Vec::new();
-        let filter = selector.filter();
+        let mut filter = selector.filter();
+        // -ConfigurationName: only the sessions of that configuration (with or without the URI prefix).
+        filter.configuration_names.extend(connection.configuration_name.iter().cloned());
         let clients: Vec<Client> =
             connection.targets()?.into_iter().map(|t| connection.client(t, auth.clone())).collect::<Result<_, _>>()?;
         let results = fan_out(
@@ -323,7 +432,13 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
         for (client, result) in results {
             match result {
                 Ok((client, sessions)) => {
-                    found.extend(sessions.into_iter().map(|info| Located { client: client.clone(), info }))
+                    // One client identity (one connection, one WS-Man SessionId) per session, as PowerShell
+                    // gives each PSSession its own, so that sessions can be worked on in parallel; and at the
+                    // session's own configuration (its ResourceURI), which the query may not have named.
+                    for info in sessions {
+                        let target = client.target().clone().with_configuration_name(&info.configuration_name);
+                        found.push(Located { client: connection.client(target, auth.clone())?, info });
+                    }
                 }
                 Err(e) => errors.push(format!("{}: {e}", client.target().computer_name_str())),
             }

@@ -1,6 +1,7 @@
 //! `pssession connect` (alias `cnsn`) — Connect-PSSession: connects to disconnected sessions, found on computers
-//! (`--computer-name`, `--connection-uri`) or in the store (`--name`, `--id`, `--instance-id`).
+//! (`--computer-name`, `--connection-uri`) or in the store (`--session`, `--name`, `--id`, `--instance-id`).
 //!
+//! Sessions are connected in parallel, at most `--throttle-limit` at once, each failure reported on its own.
 //! Busy sessions (connected to another client) are refused with PowerShell's message; the CLI disconnects again
 //! when it exits, so the table shows the state reached and the store keeps the session disconnected.
 
@@ -10,8 +11,11 @@ use clap::Args;
 
 use crate::OutputBufferingMode;
 use crate::cli::common::{
-    ConnectionArgs, OutputFormat, Row, SessionSelector, endpoint_of, locate, print_rows, remember, store, user_of,
+    ConnectionArgs, Located, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, endpoint_of, locate,
+    print_rows, remember, session_target, store, user_of,
 };
+use crate::fanout::fan_out;
+use crate::session::SessionInfo;
 
 /// Arguments of `connect`.
 #[derive(Debug, Clone, Args)]
@@ -22,9 +26,19 @@ pub struct ConnectArgs {
     /// Which sessions.
     #[command(flatten)]
     pub selector: SessionSelector,
+    /// `--what-if`, `--confirm`.
+    #[command(flatten)]
+    pub should_process: ShouldProcessArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+/// What connecting one session gave: the session as connected, then as left (disconnected again).
+struct Connected {
+    connected: SessionInfo,
+    left: SessionInfo,
+    warning: Option<String>,
 }
 
 /// Runs `connect`.
@@ -33,21 +47,43 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     if located.is_empty() {
         return Err("no session matches".to_owned());
     }
+    let mut should_process = ShouldProcess::new(args.should_process);
+    let chosen: Vec<(usize, Located)> = located
+        .into_iter()
+        .enumerate()
+        .filter(|(_, found)| should_process.should_process("Connect-PSSession", &session_target(&found.info)))
+        .collect();
+    let chosen: Vec<(usize, std::rc::Rc<Located>)> =
+        chosen.into_iter().map(|(i, found)| (i, std::rc::Rc::new(found))).collect();
+    let results = fan_out(
+        chosen,
+        args.connection.throttle_limit,
+        |(_, found)| async move {
+            let mut session = found.client.connect(&found.info).await?;
+            let connected = session.info();
+            let warning = session
+                .disconnect(None, OutputBufferingMode::None)
+                .await
+                .err()
+                .map(|e| format!("{}: disconnecting again: {e}", connected.name));
+            Ok::<_, crate::Error>(Connected { connected, left: session.info(), warning })
+        },
+        |_| crate::Error::MalformedResponse("the connect task failed".to_owned()),
+    )
+    .await;
     let store = store()?;
     let mut rows = Vec::new();
     let mut failed = false;
-    for found in located {
-        match found.client.connect(&found.info).await {
-            Ok(mut session) => {
-                let mut info = session.info();
-                let records =
-                    remember(&store, &[info.clone()], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
+    for ((_, found), result) in results {
+        match result {
+            Ok(done) => {
+                let (endpoint, user) = (endpoint_of(&found.client), user_of(&found.client));
+                let records = remember(&store, &[done.connected], &endpoint, user.as_deref())?;
                 rows.extend(records.iter().map(Row::from_record));
-                if let Err(e) = session.disconnect(None, OutputBufferingMode::None).await {
-                    eprintln!("pssession: {}: disconnecting again: {e}", info.name);
+                if let Some(warning) = done.warning {
+                    eprintln!("pssession: {warning}");
                 }
-                info = session.info();
-                remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
+                remember(&store, &[done.left], &endpoint, user.as_deref())?;
             }
             Err(e) => {
                 failed = true;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pssession_auth::Credentials;
+use pssession_auth::kerberos::Krb5Config;
 use pssession_psrp::client::PipelineSpec;
 use pssession_psrp::clixml::PsValue;
 use pssession_server::Server;
@@ -152,12 +153,10 @@ pub async fn run() -> Result<ExitCode, String> {
 fn client(port: u16, password: &str) -> Result<Client, Error> {
     let target =
         ConnectionTarget::computer_name("localhost", Some(port), false, None)?.with_configuration_name(CONFIGURATION);
-    let auth = AuthenticationOptions {
-        mechanism: AuthenticationMechanism::Negotiate,
-        credentials: Credentials::new(DEMO_USER, password),
-        allow_unencrypted: false,
-        service_principal_name: None,
-    };
+    // The embedded endpoint has no keytab: an empty Kerberos configuration makes Negotiate go straight to NTLM
+    // instead of asking the machine's default realm for a ticket.
+    let auth = AuthenticationOptions::new(AuthenticationMechanism::Negotiate, Credentials::new(DEMO_USER, password))
+        .with_kerberos_config(Krb5Config::default());
     Client::new(target, SessionOptions::default(), auth)
 }
 

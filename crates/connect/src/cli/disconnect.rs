@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cli::common::{
-    ConnectionArgs, OutputFormat, Row, SessionSelector, buffering_mode, endpoint_of, locate, print_rows, remember,
-    store, user_of,
+    ConnectionArgs, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, buffering_mode, endpoint_of,
+    locate, print_rows, remember, session_target, store, user_of,
 };
 
 /// Arguments of `disconnect`.
@@ -21,6 +21,9 @@ pub struct DisconnectArgs {
     /// Which sessions.
     #[command(flatten)]
     pub selector: SessionSelector,
+    /// `--what-if`, `--confirm`.
+    #[command(flatten)]
+    pub should_process: ShouldProcessArgs,
     /// Idle timeout in seconds (`-IdleTimeoutSec`): at least 60, at most the server's MaxIdleTimeout.
     #[arg(long = "idle-timeout-sec")]
     pub idle_timeout_sec: Option<u64>,
@@ -42,6 +45,11 @@ pub async fn run(args: DisconnectArgs) -> Result<ExitCode, String> {
         return Err(crate::Error::InvalidIdleTimeout { requested: idle, maximum: None }.to_string());
     }
     let located = locate(&args.connection, &args.selector).await?;
+    let mut should_process = ShouldProcess::new(args.should_process);
+    let located: Vec<_> = located
+        .into_iter()
+        .filter(|f| should_process.should_process("Disconnect-PSSession", &session_target(&f.info)))
+        .collect();
     let store = store()?;
     let mut rows = Vec::new();
     let mut failed = false;

@@ -15,6 +15,7 @@ pub mod new;
 pub mod receive;
 pub mod remove;
 pub mod serve;
+pub mod trace;
 
 use std::process::ExitCode;
 

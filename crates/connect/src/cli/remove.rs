@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::cli::common::{ConnectionArgs, SessionSelector, locate, store};
+use crate::cli::common::{
+    ConnectionArgs, SessionSelector, ShouldProcess, ShouldProcessArgs, locate, session_target, store,
+};
 
 /// Arguments of `remove`.
 #[derive(Debug, Clone, Args)]
@@ -15,6 +17,9 @@ pub struct RemoveArgs {
     /// Which sessions.
     #[command(flatten)]
     pub selector: SessionSelector,
+    /// `--what-if`, `--confirm`.
+    #[command(flatten)]
+    pub should_process: ShouldProcessArgs,
 }
 
 /// Runs `remove`.
@@ -23,6 +28,11 @@ pub async fn run(args: RemoveArgs) -> Result<ExitCode, String> {
     if located.is_empty() {
         return Err("no session matches".to_owned());
     }
+    let mut should_process = ShouldProcess::new(args.should_process);
+    let located: Vec<_> = located
+        .into_iter()
+        .filter(|f| should_process.should_process("Remove-PSSession", &session_target(&f.info)))
+        .collect();
     let store = store()?;
     let mut failed = false;
     for found in located {

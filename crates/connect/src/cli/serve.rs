@@ -2,7 +2,7 @@
 //!
 //! Prints one line per listener (`listening: http://127.0.0.1:5985/wsman`) once it accepts connections. A port of
 //! `0` disables that listener. HTTPS uses `--certificate`/`--key`, or a self-signed certificate generated once in
-//! `--state-dir` and reused on later starts (trust that file on clients).
+//! `--state-dir` and reused on later starts (trust that file on clients). `--keytab FILE` adds Kerberos.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// The HTTPS private key (PEM).
     #[arg(long, requires = "certificate")]
     pub key: Option<PathBuf>,
+    /// Accept Kerberos with the service keys of this MIT keytab (`ktutil`/`kadmin ktadd`; AES keys only), for
+    /// tickets to any of its principals (e.g. `HTTP/host@REALM`). Principals `user@REALM` of the keytab's realms
+    /// log on as `user` when `user` is listed in the users file. Not read from `KRB5_KTNAME` implicitly: Kerberos
+    /// is on only when this is given.
+    #[arg(long, value_name = "FILE")]
+    pub keytab: Option<PathBuf>,
     /// Where a generated HTTPS certificate is kept.
     #[arg(long, default_value = "pssession-serve")]
     pub state_dir: PathBuf,
@@ -78,6 +84,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let mut config = ServiceConfig::default();
     config.allow_unencrypted = args.allow_unencrypted;
     let mut builder = Server::builder().config(config).users(&users).address(args.listen).credssp(args.credssp);
+    if let Some(keytab) = &args.keytab {
+        builder = builder.keytab_file(&keytab.display().to_string()).map_err(|e| e.to_string())?;
+        println!("kerberos: keytab {}", keytab.display());
+    }
     if args.http_port != 0 {
         builder = builder.http(args.http_port);
     }
