@@ -7,7 +7,12 @@
 /// Decodes `_xHHHH_` escapes. A lone surrogate (which a Rust string cannot hold) becomes U+FFFD.
 pub fn decode(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
-    if !memchr::memchr_iter(b'_', bytes).any(|i| bytes.get(i + 1).is_some_and(|b| (b | 0x20) == b'x')) {
+    let has_escape = if bytes.len() <= 32 {
+        bytes.windows(2).any(|w| w[0] == b'_' && (w[1] | 0x20) == b'x')
+    } else {
+        memchr::memchr_iter(b'_', bytes).any(|i| bytes.get(i + 1).is_some_and(|b| (b | 0x20) == b'x'))
+    };
+    if !has_escape {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut units: Vec<u16> = Vec::with_capacity(text.len());

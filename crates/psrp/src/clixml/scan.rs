@@ -10,6 +10,29 @@ use std::borrow::Cow;
 
 use crate::clixml::de::ClixmlError;
 
+/// How many bytes a plain loop checks before handing a search to `memchr`: CLIXML's names, values and texts are
+/// mostly shorter than this, and for them the vectorized search's setup costs more than it saves.
+const SHORT: usize = 24;
+
+/// The first `needle` in `hay`.
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    let head = hay.len().min(SHORT);
+    if let Some(i) = hay[..head].iter().position(|&b| b == needle) {
+        return Some(i);
+    }
+    if hay.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr(needle, &hay[SHORT..]).map(|i| i + SHORT)
+}
+
+/// Whether `hay` holds `a` or `b`.
+fn contains_either(a: u8, b: u8, hay: &[u8]) -> bool {
+    let head = hay.len().min(SHORT);
+    hay[..head].iter().any(|&c| c == a || c == b)
+        || (hay.len() > SHORT && memchr::memchr2(a, b, &hay[SHORT..]).is_some())
+}
+
 /// Attributes a tag keeps parsed inline; CLIXML elements carry at most three (`N`, `RefId`, `S`), more fall back
 /// to re-scanning.
 const INLINE_ATTRIBUTES: usize = 3;
@@ -28,7 +51,7 @@ pub(crate) struct Tag<'x> {
 }
 
 fn local_part(name: &str) -> &str {
-    match memchr::memchr(b':', name.as_bytes()) {
+    match find_byte(b':', name.as_bytes()) {
         Some(i) => &name[i + 1..],
         None => name,
     }
@@ -110,9 +133,9 @@ fn split_attribute(text: &str) -> Option<(&str, &str, &str)> {
         i += 1;
     }
     let quote = *bytes.get(i).filter(|q| matches!(q, b'"' | b'\''))?;
-    let close = i + 1 + memchr::memchr(quote, &bytes[i + 1..])?;
+    let close = i + 1 + find_byte(quote, &bytes[i + 1..])?;
     let value = &text[i + 1..close];
-    if memchr::memchr(b'<', value.as_bytes()).is_some() {
+    if find_byte(b'<', value.as_bytes()).is_some() {
         return None;
     }
     Some((key, value, &text[close + 1..]))
@@ -121,47 +144,61 @@ fn split_attribute(text: &str) -> Option<(&str, &str, &str)> {
 /// Resolves entity and character references and normalizes line ends (XML 1.0 §2.11) in text or an attribute
 /// value. Only the five predefined entities exist; any other name is an error, so no expansion can happen.
 pub(crate) fn decode(raw: &str, position: u64) -> Result<Cow<'_, str>, ClixmlError> {
-    if memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_none() {
+    if !contains_either(b'&', b'\r', raw.as_bytes()) {
         return Ok(Cow::Borrowed(raw));
     }
+    let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find(['&', '\r']) {
-        out.push_str(&rest[..at]);
-        if rest.as_bytes()[at] == b'\r' {
-            out.push('\n');
-            rest = &rest[at + 1..];
-            rest = rest.strip_prefix('\n').unwrap_or(rest);
-            continue;
+    let (mut i, mut plain) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' => {
+                out.push_str(&raw[plain..i]);
+                out.push('\n');
+                i += if bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+                plain = i;
+            }
+            b'&' => {
+                out.push_str(&raw[plain..i]);
+                let end = bytes[i + 1..]
+                    .iter()
+                    .take(33)
+                    .position(|&b| b == b';')
+                    .ok_or_else(|| xml(position, "unterminated reference"))?;
+                let name = &raw[i + 1..i + 1 + end];
+                out.push(reference(name, position)?);
+                i += end + 2;
+                plain = i;
+            }
+            _ => i += 1,
         }
-        let after = &rest[at + 1..];
-        let end = after.find(';').filter(|&e| e <= 32).ok_or_else(|| xml(position, "unterminated reference"))?;
-        let name = &after[..end];
-        let c = match name {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "apos" => '\'',
-            "quot" => '"',
-            _ => match name.strip_prefix('#') {
-                Some(number) => {
-                    let code = match number.strip_prefix('x') {
-                        Some(hex) => u32::from_str_radix(hex, 16),
-                        None => number.parse(),
-                    }
-                    .map_err(|_| xml(position, "invalid character reference"))?;
-                    char::from_u32(code)
-                        .filter(|&c| c != '\0')
-                        .ok_or_else(|| xml(position, "invalid character reference"))?
-                }
-                None => return Err(ClixmlError::Entity(name.to_owned())),
-            },
-        };
-        out.push(c);
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
+    out.push_str(&raw[plain..]);
     Ok(Cow::Owned(out))
+}
+
+/// The character an entity or character reference (`amp`, `#65`, `#x41`) stands for.
+fn reference(name: &str, position: u64) -> Result<char, ClixmlError> {
+    Ok(match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => match name.strip_prefix('#') {
+            Some(number) => {
+                let code = match number.strip_prefix('x') {
+                    Some(hex) => u32::from_str_radix(hex, 16),
+                    None => number.parse(),
+                }
+                .map_err(|_| xml(position, "invalid character reference"))?;
+                char::from_u32(code)
+                    .filter(|&c| c != '\0')
+                    .ok_or_else(|| xml(position, "invalid character reference"))?
+            }
+            None => return Err(ClixmlError::Entity(name.to_owned())),
+        },
+    })
 }
 
 /// The scanner over one document.
@@ -210,7 +247,7 @@ impl<'x> Scanner<'x> {
             }
             let start = self.pos as u64;
             if !rest.starts_with('<') {
-                let len = memchr::memchr(b'<', rest.as_bytes()).unwrap_or(rest.len());
+                let len = find_byte(b'<', rest.as_bytes()).unwrap_or(rest.len());
                 self.pos += len;
                 return Ok(Event::Text(&rest[..len]));
             }
@@ -218,7 +255,7 @@ impl<'x> Scanner<'x> {
             match bytes.get(1) {
                 None => return Err(ClixmlError::Truncated),
                 Some(b'/') => {
-                    let close = memchr::memchr(b'>', bytes).ok_or(ClixmlError::Truncated)?;
+                    let close = find_byte(b'>', bytes).ok_or(ClixmlError::Truncated)?;
                     let name = rest[2..close].trim_end_matches(is_space);
                     match self.open.pop() {
                         Some(open) if open == name => {}
@@ -255,12 +292,17 @@ impl<'x> Scanner<'x> {
 
     fn start_tag(&mut self, rest: &'x str, start: u64) -> Result<Event<'x>, ClixmlError> {
         let bytes = rest.as_bytes();
-        let name_len = bytes[1..]
-            .iter()
-            .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>'))
-            .ok_or(ClixmlError::Truncated)?;
+        let mut name_len = 0;
+        loop {
+            match bytes.get(1 + name_len) {
+                None => return Err(ClixmlError::Truncated),
+                Some(b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>') => break,
+                Some(b'<' | b'"' | b'\'' | b'=' | b'&') => return Err(xml(start, "invalid element name")),
+                Some(_) => name_len += 1,
+            }
+        }
         let name = &rest[1..1 + name_len];
-        if name.is_empty() || name.contains(['<', '"', '\'', '=', '&']) {
+        if name.is_empty() {
             return Err(xml(start, "invalid element name"));
         }
         let attrs_start = 1 + name_len;
