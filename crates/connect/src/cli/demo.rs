@@ -38,33 +38,18 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60 * 15);
 /// How long the demo waits for the backup job before giving up.
 const JOB_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The scripts of Example 3 in the engine's virtual script store, shortened to seconds so the demo is quick.
+/// The scripts of Example 3 in the engine's virtual script store, with the backup shortened from a minute to
+/// about two seconds so the demo is quick (five databases, 300 ms each).
 fn demo_scripts() -> Vec<(String, String)> {
-    vec![
-        (
-            r"\\Server30\Scripts\Backup-SQLDatabase.ps1".into(),
-            concat!(
-                "$total = 5\n",
-                "foreach ($step in 1..$total) {\n",
-                "    Write-Progress -Activity 'Backup-SQLDatabase' -Status \"Database $step of $total\" ",
-                "-PercentComplete ($step * 100 / $total)\n",
-                "    \"Backed up database $step of $total\"\n",
-                "    Start-Sleep -Milliseconds 300\n",
-                "}\n",
-                "Write-Progress -Activity 'Backup-SQLDatabase' -Completed\n",
-                "@{ Initialization = \"BackupSet-$total\"; Databases = $total }\n",
-            )
-            .into(),
-        ),
-        (
-            r"\\Server30\Scripts\New-SQLDatabase.ps1".into(),
-            concat!(
-                "if (-not $InitData) { throw 'New-SQLDatabase: -InitData is required.' }\n",
-                "\"Created databases from $InitData\"\n",
-            )
-            .into(),
-        ),
-    ]
+    let mut scripts = EngineConfig::example_scripts();
+    for (path, text) in &mut scripts {
+        if path.ends_with("Backup-SQLDatabase.ps1") {
+            *text = text
+                .replace("$total = 20", "$total = 5")
+                .replace("Start-Sleep -Seconds 3", "Start-Sleep -Milliseconds 300");
+        }
+    }
+    scripts
 }
 
 fn step(command: &str) {
@@ -116,6 +101,7 @@ fn session_table(id: u32, session: &Session) -> String {
         name: info.name,
         instance_id: info.instance_id,
         computer_name: info.computer_name,
+        computer_type: None,
         state: format!("{:?}", info.state),
         configuration_name: info.configuration_name,
         availability: format!("{:?}", info.availability),
@@ -195,6 +181,7 @@ async fn play(port: u16, password: &str) -> Result<(), Box<dyn std::error::Error
             name: info.name.clone(),
             instance_id: info.instance_id,
             computer_name: info.computer_name.clone(),
+            computer_type: None,
             state: format!("{:?}", info.state),
             configuration_name: info.configuration_name.clone(),
             availability: format!("{:?}", info.availability),
