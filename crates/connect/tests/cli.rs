@@ -95,6 +95,7 @@ fn new_invoke_disconnected_get_receive_remove_from_two_machines() {
     assert_eq!(rows[0]["Availability"], "None");
     assert_eq!(rows[0]["ConfigurationName"], "Microsoft.PowerShell");
     assert_eq!(rows[0]["Id"], 1);
+    assert_eq!(rows[0]["ComputerType"], "RemoteMachine");
 
     let mut args = vec!["receive", "--name", "ITTask"];
     args.extend(auth(&cli.uri, "alice"));

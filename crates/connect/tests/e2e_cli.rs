@@ -125,6 +125,7 @@ fn every_connect_parameter_set_through_the_cli() {
         assert_eq!(row["State"], "Disconnected", "{row}");
         assert_eq!(row["Availability"], "None", "{row}");
         assert_eq!(row["ConfigurationName"], "Microsoft.PowerShell", "{row}");
+        assert_eq!(row["ComputerType"], "RemoteMachine", "{row}");
         assert!(uuid::Uuid::parse_str(row["InstanceId"].as_str().expect("id")).is_ok(), "{row}");
     }
     let mut names: Vec<&str> = rows.iter().map(|r| r["Name"].as_str().expect("name")).collect();
@@ -192,8 +193,8 @@ fn every_connect_parameter_set_through_the_cli() {
     let stored: Vec<String> = out.json().as_array().expect("array").iter().map(|r| mask(&r.to_string())).collect();
     expect![[r#"
         [
-            "{\"Availability\":\"None\",\"ComputerName\":\"127.0.0.1\",\"ConfigurationName\":\"Microsoft.PowerShell\",\"Id\":1,\"InstanceId\":\"<GUID>\",\"Name\":\"ITTask\",\"State\":\"Disconnected\"}",
-            "{\"Availability\":\"None\",\"ComputerName\":\"127.0.0.1\",\"ConfigurationName\":\"Microsoft.PowerShell\",\"Id\":2,\"InstanceId\":\"<GUID>\",\"Name\":\"ITTask\",\"State\":\"Disconnected\"}",
+            "{\"Availability\":\"None\",\"ComputerName\":\"127.0.0.1\",\"ComputerType\":\"RemoteMachine\",\"ConfigurationName\":\"Microsoft.PowerShell\",\"Id\":1,\"InstanceId\":\"<GUID>\",\"Name\":\"ITTask\",\"State\":\"Disconnected\"}",
+            "{\"Availability\":\"None\",\"ComputerName\":\"127.0.0.1\",\"ComputerType\":\"RemoteMachine\",\"ConfigurationName\":\"Microsoft.PowerShell\",\"Id\":2,\"InstanceId\":\"<GUID>\",\"Name\":\"ITTask\",\"State\":\"Disconnected\"}",
         ]
     "#]]
     .assert_debug_eq(&stored);
@@ -312,6 +313,7 @@ fn configuration_and_application_names_select_and_reach_the_right_sessions() {
     assert_eq!(out.ok(), "");
     let out = home.run(&["connect", "--name", "Tasks", "--output", "json"]);
     assert_eq!(out.json()[0]["ConfigurationName"], "ITTasks");
+    assert!(out.json()[0].get("ComputerType").is_none(), "only get has ComputerType");
 }
 
 #[test]
@@ -342,4 +344,74 @@ fn what_if_and_confirm_for_disconnect_and_remove() {
     assert_eq!(names, ["Keep"]);
     office.run_with_input(&["disconnect", "--name", "Keep", "--confirm"], "y\n").ok();
     assert_eq!(endpoints.counters.connects(), 1);
+}
+
+#[test]
+fn verbose_logs_the_transport_on_stderr_and_never_the_password() {
+    let mut config = pssession_server::ServiceConfig::default();
+    config.allow_unencrypted = true;
+    let endpoints = Endpoints::start(Setup { config, ..Setup::default() });
+    let uri = endpoints.http_uri(0);
+    let office = Machine::new("verbose", ALICE);
+    office.run(&["new", "--name", "Logged", "--connection-uri", &uri]).ok();
+
+    // Without -v: nothing on stderr.
+    let quiet = office.run(&["get", "--connection-uri", &uri]);
+    quiet.ok();
+    assert_eq!(quiet.stderr, "");
+
+    // -v before the subcommand: the transport's debug events.
+    let out = office.run(&["-v", "get", "--connection-uri", &uri]);
+    assert!(out.ok().contains("Logged"), "{}", out.stdout);
+    assert!(out.stderr.contains("DEBUG"), "{}", out.stderr);
+    assert!(out.stderr.contains("WS-Man HTTP round trip"), "{}", out.stderr);
+    assert!(out.stderr.contains("connection opened"), "{}", out.stderr);
+    assert!(!out.stdout.contains("WS-Man HTTP round trip"), "logs go to stderr only");
+    assert!(!out.stderr.contains(ALICE.1), "the password was logged: {}", out.stderr);
+
+    // -vv after the subcommand (the flag is global), on every subcommand that talks to an endpoint.
+    for command in [
+        vec!["connect", "--name", "Logged", "-vv"],
+        vec!["receive", "--name", "Logged", "-vv"],
+        vec!["remove", "--name", "Logged", "-vv"],
+    ] {
+        let out = office.run(&command);
+        out.ok();
+        assert!(out.stderr.contains("WS-Man HTTP round trip"), "{command:?}: {}", out.stderr);
+        assert!(!out.stderr.contains(ALICE.1), "{command:?} logged the password: {}", out.stderr);
+        assert!(!out.stdout.contains(ALICE.1), "{command:?} printed the password");
+    }
+
+    // Basic over HTTP sends the password in every Authorization header: header values are never logged.
+    let basic = ["-vv", "get", "--connection-uri", &uri, "--authentication", "Basic", "--no-encryption"];
+    let out = office.run(&basic);
+    out.ok();
+    assert!(out.stderr.contains("Basic"), "the round trips name the scheme: {}", out.stderr);
+    let header = base64_simd::STANDARD.encode_to_string(format!("{}:{}", ALICE.0, ALICE.1));
+    assert!(!out.stderr.contains(ALICE.1), "the password was logged: {}", out.stderr);
+    assert!(!out.stderr.contains(&header), "the Authorization header was logged: {}", out.stderr);
+}
+
+#[test]
+fn several_sessions_draw_no_progress_line_when_stderr_is_not_a_terminal() {
+    let endpoints = Endpoints::start(Setup { servers: 2, ..Setup::default() });
+    let (u0, u1) = (endpoints.http_uri(0), endpoints.http_uri(1));
+    let office = Machine::new("progress", ALICE);
+    office.run(&args(&["new", "--name", "Many"], &uri_args(&[u0.clone(), u1.clone()]))).ok();
+    office.run(&["new", "--name", "More", "--connection-uri", &u0]).ok();
+
+    // Across computers and across several sessions, stderr (a pipe here) gets nothing but errors: no
+    // `Connecting 1/3` line, no carriage return.
+    for command in [
+        args(&["get"], &uri_args(&[u0.clone(), u1.clone()])),
+        vec!["connect", "--name", "M*"],
+        vec!["disconnect", "--name", "M*", "--idle-timeout-sec", "600"],
+        vec!["receive", "--name", "M*"],
+        vec!["remove", "--name", "M*"],
+    ] {
+        let out = office.run(&command);
+        out.ok();
+        assert_eq!(out.stderr, "", "{command:?}");
+    }
+    assert_eq!(endpoints.shell_count(0) + endpoints.shell_count(1), 0);
 }

@@ -58,10 +58,10 @@ fn busy_none_and_available() {
     let out = home.run(&["get", "--connection-uri", &uri]);
     expect![[r#"
 
-        Id Name ComputerName State        ConfigurationName    Availability
-        -- ---- ------------ -----        -----------------    ------------
-         1 Held 127.0.0.1    Disconnected Microsoft.PowerShell         Busy
-         2 Free 127.0.0.1    Disconnected Microsoft.PowerShell         None
+        Id Name ComputerName ComputerType  State        ConfigurationName    Availability
+        -- ---- ------------ ------------  -----        -----------------    ------------
+         1 Held 127.0.0.1    RemoteMachine Disconnected Microsoft.PowerShell         Busy
+         2 Free 127.0.0.1    RemoteMachine Disconnected Microsoft.PowerShell         None
 
     "#]]
     .assert_eq(out.ok());
@@ -176,10 +176,10 @@ fn an_expired_session_is_reported_and_marked_broken() {
     let out = office.run(&["get"]);
     expect![[r#"
 
-        Id Name  ComputerName State        ConfigurationName    Availability
-        -- ----  ------------ -----        -----------------    ------------
-         1 Short 127.0.0.1    Broken       Microsoft.PowerShell         None
-         2 Long  127.0.0.1    Disconnected Microsoft.PowerShell         None
+        Id Name  ComputerName ComputerType  State        ConfigurationName    Availability
+        -- ----  ------------ ------------  -----        -----------------    ------------
+         1 Short 127.0.0.1    RemoteMachine Broken       Microsoft.PowerShell         None
+         2 Long  127.0.0.1    RemoteMachine Disconnected Microsoft.PowerShell         None
 
     "#]]
     .assert_eq(out.ok());

@@ -1,6 +1,6 @@
 //! The Kerberos V5 messages of RFC 4120 this crate exchanges, in DER: KDC requests and replies, errors,
 //! tickets, AP-REQ/AP-REP and their encrypted parts. Decoding is bounded by the input (no recursion beyond the
-//! fixed message structure, every length checked by [`DerReader`]).
+//! fixed message structure, every length checked by the DER reader).
 
 use crate::der::{DerReader, OCTET_STRING, SEQUENCE, context, tlv, write_tlv};
 use crate::error::{AuthError, malformed};

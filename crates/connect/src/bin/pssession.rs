@@ -3,12 +3,16 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 /// PowerShell remoting's Disconnect-PSSession / Connect-PSSession for every OS.
 #[derive(Debug, Parser)]
 #[command(name = "pssession", version, about)]
 struct Cli {
+    /// Log what the transport does to stderr: `-v` the HTTP round trips and connections (debug), `-vv` everything
+    /// (trace). Header values, tokens and passwords are never logged.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    pssession::cli::init_tracing(cli.verbose);
     match cli.command {
         Command::Connect(args) => pssession::cli::run(pssession::cli::connect::run(args)),
         Command::Disconnect(args) => pssession::cli::run(pssession::cli::disconnect::run(args)),

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -11,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::authentication::{AuthenticationMechanism, AuthenticationOptions};
+use crate::cli::progress::Progress;
 use crate::fanout::fan_out;
 use crate::options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
 use crate::session::{SessionFilter, SessionInfo};
@@ -415,19 +417,23 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
         filter.configuration_names.extend(connection.configuration_name.iter().cloned());
         let clients: Vec<Client> =
             connection.targets()?.into_iter().map(|t| connection.client(t, auth.clone())).collect::<Result<_, _>>()?;
+        let progress = Rc::new(Progress::stderr("Querying", clients.len()));
         let results = fan_out(
             clients,
             connection.throttle_limit,
-            move |client| {
+            |client| {
                 let filter = filter.clone();
+                let progress = Rc::clone(&progress);
                 async move {
-                    let sessions = client.get_sessions(&filter).await?;
-                    Ok::<_, Error>((client, sessions))
+                    let sessions = client.get_sessions(&filter).await;
+                    progress.advance(client.target().computer_name_str());
+                    Ok::<_, Error>((client, sessions?))
                 }
             },
             |_| Error::MalformedResponse("the query task failed".to_owned()),
         )
         .await;
+        drop(progress);
         let mut errors = Vec::new();
         for (client, result) in results {
             match result {
@@ -460,6 +466,7 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
         return Err("no session in the local store matches".to_owned());
     }
     let mut located = Vec::new();
+    let progress = Progress::stderr("Querying", records.len());
     for record in records {
         let target = ConnectionTarget::connection_uri(&record.connection_uri)
             .map_err(|e| e.to_string())?
@@ -468,7 +475,12 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
         let auth = connection.authentication(record.user.as_deref())?;
         let client = connection.client(target, auth)?;
         let filter = SessionFilter { instance_ids: vec![record.instance_id], ..SessionFilter::default() };
-        match client.get_sessions(&filter).await {
+        let result = client.get_sessions(&filter).await;
+        progress.advance(&record.name);
+        if !matches!(&result, Ok(sessions) if !sessions.is_empty()) {
+            progress.clear();
+        }
+        match result {
             Ok(mut sessions) if !sessions.is_empty() => {
                 located.push(Located { client, info: sessions.remove(0) });
             }
@@ -497,6 +509,10 @@ pub struct Row {
     pub instance_id: Uuid,
     /// ComputerName.
     pub computer_name: String,
+    /// ComputerType (`RemoteMachine`), shown by `get` only, as Get-PSSession's table has it and the tables of the
+    /// other cmdlets do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computer_type: Option<String>,
     /// State.
     pub state: String,
     /// ConfigurationName.
@@ -513,12 +529,22 @@ impl Row {
             name: record.name.clone(),
             instance_id: record.instance_id,
             computer_name: record.computer_name.clone(),
+            computer_type: None,
             state: format!("{:?}", record.state),
             configuration_name: record.configuration_name.clone(),
             availability: format!("{:?}", record.availability),
         }
     }
+
+    /// The row with Get-PSSession's `ComputerType` column: `RemoteMachine`, as for every session on a computer
+    /// (PowerShell's other values are for containers and Hyper-V VMs, which WS-Man does not reach).
+    pub fn with_computer_type(self) -> Self {
+        Row { computer_type: Some(REMOTE_MACHINE.to_owned()), ..self }
+    }
 }
+
+/// Get-PSSession's `ComputerType` of a session on a computer.
+pub const REMOTE_MACHINE: &str = "RemoteMachine";
 
 /// Prints rows as PowerShell's table or as JSON.
 pub fn print_rows(rows: &[Row], format: OutputFormat) {
@@ -536,23 +562,31 @@ pub fn print_rows(rows: &[Row], format: OutputFormat) {
     }
 }
 
-/// The table text (`Id Name ComputerName State ConfigurationName Availability`).
+/// The table text (`Id Name ComputerName State ConfigurationName Availability`), with Get-PSSession's
+/// `ComputerType` column after `ComputerName` when the rows have one ([`Row::with_computer_type`]).
 pub fn render_table(rows: &[Row]) -> String {
+    let with_type = rows.iter().any(|r| r.computer_type.is_some());
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
-                r.id.to_string(),
-                r.name.clone(),
-                r.computer_name.clone(),
-                r.state.clone(),
-                r.configuration_name.clone(),
-                r.availability.clone(),
-            ]
+            let mut cells = vec![r.id.to_string(), r.name.clone(), r.computer_name.clone()];
+            if with_type {
+                cells.push(r.computer_type.clone().unwrap_or_default());
+            }
+            cells.extend([r.state.clone(), r.configuration_name.clone(), r.availability.clone()]);
+            cells
         })
         .collect();
     // Id and Availability are right-aligned, as in PowerShell's view.
-    render_columns(&["Id", "Name", "ComputerName", "State", "ConfigurationName", "Availability"], &[0, 5], &cells)
+    if with_type {
+        render_columns(
+            &["Id", "Name", "ComputerName", "ComputerType", "State", "ConfigurationName", "Availability"],
+            &[0, 6],
+            &cells,
+        )
+    } else {
+        render_columns(&["Id", "Name", "ComputerName", "State", "ConfigurationName", "Availability"], &[0, 5], &cells)
+    }
 }
 
 /// A PowerShell-style table: a blank line, headers, dashes under each header, the rows, a blank line. Columns
@@ -644,6 +678,7 @@ mod tests {
             name: "ITTask".to_owned(),
             instance_id: Uuid::nil(),
             computer_name: "Server01".to_owned(),
+            computer_type: None,
             state: "Disconnected".to_owned(),
             configuration_name: "Microsoft.PowerShell".to_owned(),
             availability: "None".to_owned(),
@@ -654,6 +689,17 @@ mod tests {
              -- ----   ------------ -----        -----------------    ------------\n\
              \x201 ITTask Server01     Disconnected Microsoft.PowerShell         None\n\n"
         );
+        let rows = rows.map(Row::with_computer_type);
+        assert_eq!(
+            render_table(&rows),
+            "\nId Name   ComputerName ComputerType  State        ConfigurationName    Availability\n\
+             -- ----   ------------ ------------  -----        -----------------    ------------\n\
+             \x201 ITTask Server01     RemoteMachine Disconnected Microsoft.PowerShell         None\n\n"
+        );
+        let json = serde_json::to_value(&rows[0]).expect("json");
+        assert_eq!(json["ComputerType"], "RemoteMachine");
+        let json = serde_json::to_value(Row { computer_type: None, ..rows[0].clone() }).expect("json");
+        assert!(json.get("ComputerType").is_none(), "only get has the column: {json}");
     }
 
     #[test]

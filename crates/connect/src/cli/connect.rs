@@ -14,6 +14,7 @@ use crate::cli::common::{
     ConnectionArgs, Located, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, endpoint_of, locate,
     print_rows, remember, session_target, store, user_of,
 };
+use crate::cli::progress::Progress;
 use crate::fanout::fan_out;
 use crate::session::SessionInfo;
 
@@ -55,22 +56,32 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
         .collect();
     let chosen: Vec<(usize, std::rc::Rc<Located>)> =
         chosen.into_iter().map(|(i, found)| (i, std::rc::Rc::new(found))).collect();
+    let progress = std::rc::Rc::new(Progress::stderr("Connecting", chosen.len()));
     let results = fan_out(
         chosen,
         args.connection.throttle_limit,
-        |(_, found)| async move {
-            let mut session = found.client.connect(&found.info).await?;
-            let connected = session.info();
-            let warning = session
-                .disconnect(None, OutputBufferingMode::None)
-                .await
-                .err()
-                .map(|e| format!("{}: disconnecting again: {e}", connected.name));
-            Ok::<_, crate::Error>(Connected { connected, left: session.info(), warning })
+        |(_, found)| {
+            let progress = std::rc::Rc::clone(&progress);
+            async move {
+                let result = async {
+                    let mut session = found.client.connect(&found.info).await?;
+                    let connected = session.info();
+                    let warning = session
+                        .disconnect(None, OutputBufferingMode::None)
+                        .await
+                        .err()
+                        .map(|e| format!("{}: disconnecting again: {e}", connected.name));
+                    Ok::<_, crate::Error>(Connected { connected, left: session.info(), warning })
+                }
+                .await;
+                progress.advance(&found.info.name);
+                result
+            }
         },
         |_| crate::Error::MalformedResponse("the connect task failed".to_owned()),
     )
     .await;
+    drop(progress);
     let store = store()?;
     let mut rows = Vec::new();
     let mut failed = false;

@@ -11,6 +11,7 @@ use crate::cli::common::{
     ConnectionArgs, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, buffering_mode, endpoint_of,
     locate, print_rows, remember, session_target, store, user_of,
 };
+use crate::cli::progress::Progress;
 
 /// Arguments of `disconnect`.
 #[derive(Debug, Clone, Args)]
@@ -53,6 +54,7 @@ pub async fn run(args: DisconnectArgs) -> Result<ExitCode, String> {
     let store = store()?;
     let mut rows = Vec::new();
     let mut failed = false;
+    let progress = Progress::stderr("Disconnecting", located.len());
     for found in located {
         let result = async {
             let mut session = found.client.connect(&found.info).await?;
@@ -60,6 +62,10 @@ pub async fn run(args: DisconnectArgs) -> Result<ExitCode, String> {
             Ok::<_, crate::Error>(session.info())
         }
         .await;
+        progress.advance(&found.info.name);
+        if result.is_err() {
+            progress.clear();
+        }
         match result {
             Ok(info) => {
                 let records =
@@ -72,6 +78,7 @@ pub async fn run(args: DisconnectArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    drop(progress);
     print_rows(&rows, args.output);
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -39,7 +39,7 @@ pub async fn run(args: GetArgs) -> Result<ExitCode, String> {
                 &endpoint_of(&found.client),
                 user_of(&found.client).as_deref(),
             )?;
-            rows.extend(records.iter().map(Row::from_record));
+            rows.extend(records.iter().map(|r| Row::from_record(r).with_computer_type()));
         }
         rows
     } else {
@@ -48,7 +48,7 @@ pub async fn run(args: GetArgs) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?
             .iter()
             .filter(|r| args.selector.selects(r))
-            .map(Row::from_record)
+            .map(|r| Row::from_record(r).with_computer_type())
             .collect()
     };
     let rows: Vec<Row> = match &args.state {

@@ -9,6 +9,7 @@ use crate::OutputBufferingMode;
 use crate::cli::common::{
     ConnectionArgs, OutputFormat, SessionSelector, endpoint_of, locate, print_outputs, remember, store, user_of,
 };
+use crate::cli::progress::Progress;
 
 /// Arguments of `receive`.
 #[derive(Debug, Clone, Args)]
@@ -32,6 +33,7 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
     }
     let store = store()?;
     let mut failed = false;
+    let progress = Progress::stderr("Receiving", located.len());
     for found in located {
         let result = async {
             let mut session = found.client.connect(&found.info).await?;
@@ -40,6 +42,8 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
             Ok::<_, crate::Error>((outputs, session.info()))
         }
         .await;
+        // The objects go to the terminal too: the line is erased before them and drawn again after.
+        progress.clear();
         match result {
             Ok((outputs, info)) => {
                 failed |= print_outputs(&outputs, args.output);
@@ -50,6 +54,7 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
                 eprintln!("pssession: {e}");
             }
         }
+        progress.advance(&found.info.name);
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

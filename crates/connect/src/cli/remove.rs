@@ -7,6 +7,7 @@ use clap::Args;
 use crate::cli::common::{
     ConnectionArgs, SessionSelector, ShouldProcess, ShouldProcessArgs, locate, session_target, store,
 };
+use crate::cli::progress::Progress;
 
 /// Arguments of `remove`.
 #[derive(Debug, Clone, Args)]
@@ -35,8 +36,14 @@ pub async fn run(args: RemoveArgs) -> Result<ExitCode, String> {
         .collect();
     let store = store()?;
     let mut failed = false;
+    let progress = Progress::stderr("Removing", located.len());
     for found in located {
-        match found.client.remove(found.info.instance_id).await {
+        let result = found.client.remove(found.info.instance_id).await;
+        progress.advance(&found.info.name);
+        if result.is_err() {
+            progress.clear();
+        }
+        match result {
             Ok(()) => {
                 let instance_id = found.info.instance_id;
                 store
