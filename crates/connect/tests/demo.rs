@@ -33,7 +33,7 @@ fn demo_plays_example_3_end_to_end() {
     let states: Vec<String> = stdout
         .lines()
         .filter(|l| l.contains(" ITTask ") && !l.starts_with("PS> "))
-        .map(|l| l.split_whitespace().skip(3).take(3).collect::<Vec<_>>().join(" "))
+        .map(|l| l.split_whitespace().skip(3).filter(|w| *w != "RemoteMachine").take(3).collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(
         states,
@@ -50,4 +50,9 @@ fn demo_plays_example_3_end_to_end() {
     assert!(jobs[1].contains(" Completed "), "{jobs:?}");
     assert!(stdout.contains("\nCreated databases from BackupSet-5\n"), "{stdout}");
     assert!(stdout.contains("Id Name   ComputerName State        ConfigurationName Availability"), "{stdout}");
+    // Get-PSSession's table adds ComputerType, as PowerShell's does.
+    assert!(
+        stdout.contains("Id Name   ComputerName ComputerType  State        ConfigurationName Availability"),
+        "{stdout}"
+    );
 }

@@ -185,7 +185,9 @@ async fn play(port: u16, password: &str) -> Result<(), Box<dyn std::error::Error
             state: format!("{:?}", info.state),
             configuration_name: info.configuration_name.clone(),
             availability: format!("{:?}", info.availability),
-        }])
+        }
+        // Get-PSSession -ComputerName shows where each session lives.
+        .with_computer_type()])
     );
     step("$s = Connect-PSSession -ComputerName localhost -Name ITTask");
     let mut s = other.connect(info).await?;
