@@ -35,7 +35,7 @@ pub enum OutputFormat {
 }
 
 /// Where the sessions are and how to authenticate (`-ComputerName`, `-ConnectionUri`, `-Credential`, …).
-#[derive(Debug, Clone, Args, Default)]
+#[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
     /// Computers to connect to (`-ComputerName`, alias `-Cn`).
     #[arg(long = "computer-name", visible_alias = "cn", value_delimiter = ',', num_args = 1..)]
@@ -96,6 +96,21 @@ pub struct ConnectionArgs {
     /// Allow unencrypted traffic over HTTP (`-NoEncryption`; needed for Basic over HTTP).
     #[arg(long = "no-encryption")]
     pub no_encryption: bool,
+    /// Redirects followed at most with `--allow-redirection` (`-MaximumRedirection`, 5).
+    #[arg(long = "maximum-redirection", default_value_t = 5)]
+    pub maximum_redirection: u32,
+    /// Culture sent as `wsmv:DataLocale` (`-Culture`), `en-US` by default.
+    #[arg(long = "culture", default_value = "en-US")]
+    pub culture: String,
+    /// UI culture sent as `wsman:Locale` (`-UICulture`), `en-US` by default.
+    #[arg(long = "ui-culture", default_value = "en-US")]
+    pub ui_culture: String,
+    /// Largest single object accepted from the server, in MB (`-MaximumReceivedObjectSizeMB`, 200).
+    #[arg(long = "maximum-received-object-size-mb", default_value_t = 200)]
+    pub maximum_received_object_size_mb: usize,
+    /// Most data accepted per command, in MB (`-MaximumReceivedDataSizePerCommandMB`); unlimited by default.
+    #[arg(long = "maximum-received-data-size-per-command-mb")]
+    pub maximum_received_data_size_per_command_mb: Option<usize>,
     /// WS-Man OperationTimeout in seconds (`-OperationTimeout`, 180).
     #[arg(long = "operation-timeout-sec", default_value_t = 180)]
     pub operation_timeout_sec: u64,
@@ -148,6 +163,13 @@ impl ConnectionArgs {
             skip_cn_check: self.skip_cn_check,
             no_encryption: self.no_encryption,
             proxy: self.proxy.clone(),
+            maximum_connection_redirection_count: self.maximum_redirection,
+            culture: self.culture.clone(),
+            ui_culture: self.ui_culture.clone(),
+            maximum_received_object_size: self.maximum_received_object_size_mb.max(1).saturating_mul(1 << 20),
+            maximum_received_data_size_per_command: self
+                .maximum_received_data_size_per_command_mb
+                .map(|mb| mb.max(1).saturating_mul(1 << 20)),
             ..SessionOptions::default()
         };
         for path in &self.trust_certificate {
@@ -670,6 +692,39 @@ pub fn endpoint_of(client: &Client) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_option_flags_reach_the_session_options() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            connection: ConnectionArgs,
+        }
+        let defaults = Cli::parse_from(["pssession"]).connection.session_options().expect("options");
+        assert_eq!(defaults.maximum_connection_redirection_count, 5);
+        assert_eq!(defaults.maximum_received_object_size, 200 << 20);
+        assert_eq!(defaults.maximum_received_data_size_per_command, None);
+        assert_eq!((defaults.culture.as_str(), defaults.ui_culture.as_str()), ("en-US", "en-US"));
+        let cli = Cli::parse_from([
+            "pssession",
+            "--maximum-redirection",
+            "2",
+            "--culture",
+            "de-DE",
+            "--ui-culture",
+            "fr-FR",
+            "--maximum-received-object-size-mb",
+            "10",
+            "--maximum-received-data-size-per-command-mb",
+            "50",
+        ]);
+        let options = cli.connection.session_options().expect("options");
+        assert_eq!(options.maximum_connection_redirection_count, 2);
+        assert_eq!((options.culture.as_str(), options.ui_culture.as_str()), ("de-DE", "fr-FR"));
+        assert_eq!(options.maximum_received_object_size, 10 << 20);
+        assert_eq!(options.maximum_received_data_size_per_command, Some(50 << 20));
+    }
 
     #[test]
     fn table_looks_like_get_pssession() {
