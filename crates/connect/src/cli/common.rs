@@ -654,7 +654,7 @@ pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
             }
             (PipelineEvent::Error(record), _) => {
                 failed = true;
-                eprintln!("{record}");
+                eprintln!("{}", render_error_record(record));
             }
             (PipelineEvent::Warning(record), _) => eprintln!("WARNING: {record}"),
             (PipelineEvent::Verbose(record), _) => eprintln!("VERBOSE: {record}"),
@@ -668,6 +668,23 @@ pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
         }
     }
     failed
+}
+
+/// An error record as Windows PowerShell's host prints it: the message, then the category and the error id.
+/// Anything that is not a readable ErrorRecord prints as its text.
+pub fn render_error_record(record: &pssession_psrp::client::Clixml) -> String {
+    use pssession_psrp::messages::ErrorRecord;
+    let Ok(typed) = record.value().map_err(|_| ()).and_then(|v| ErrorRecord::from_value(&v).map_err(|_| ())) else {
+        return record.to_string();
+    };
+    let mut text = record.to_string();
+    if !typed.reason.is_empty() || !typed.activity.is_empty() {
+        text.push_str(&format!("\n    + CategoryInfo          : {}", typed.category_message()));
+    }
+    if !typed.fully_qualified_error_id.is_empty() {
+        text.push_str(&format!("\n    + FullyQualifiedErrorId : {}", typed.fully_qualified_error_id));
+    }
+    text
 }
 
 /// Parses `-OutputBufferingMode`.
@@ -692,6 +709,29 @@ pub fn endpoint_of(client: &Client) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_records_render_like_windows_powershell() {
+        use pssession_psrp::messages::{ErrorCategory, ErrorRecord, MessageBody};
+        let mut record = ErrorRecord::new(
+            "The term 'foo' is not recognized as the name of a cmdlet.",
+            "System.Management.Automation.CommandNotFoundException",
+            "CommandNotFoundException",
+            ErrorCategory::OBJECT_NOT_FOUND,
+        );
+        record.target_name = "foo".into();
+        record.target_type = "String".into();
+        let clixml =
+            pssession_psrp::client::Clixml::new(bytes::Bytes::from(record.encode()[3..].to_vec())).expect("utf-8");
+        assert_eq!(
+            render_error_record(&clixml),
+            "The term 'foo' is not recognized as the name of a cmdlet.\n    \
+             + CategoryInfo          : ObjectNotFound: (foo:String) [], CommandNotFoundException\n    \
+             + FullyQualifiedErrorId : CommandNotFoundException"
+        );
+        let plain = pssession_psrp::client::Clixml::new(bytes::Bytes::from_static(b"<S>just text</S>")).expect("utf-8");
+        assert_eq!(render_error_record(&plain), "just text");
+    }
 
     #[test]
     fn session_option_flags_reach_the_session_options() {
