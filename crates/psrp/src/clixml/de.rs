@@ -290,7 +290,7 @@ impl ObjsReader<'_, '_> {
                             return Err(ClixmlError::TooManyObjects { limit: self.parser.de.limits.max_objects });
                         }
                         // RefIds are scoped to the whole <Objs> document, as Export-Clixml writes them.
-                        let stream = self.parser.attribute(&e, "S")?.map(|s| escape::decode(&s).into_owned());
+                        let stream = e.attribute("S")?.map(|s| escape::decode(&s).into_owned());
                         let value = self.parser.value(&e, empty, 1)?;
                         return Ok(Some(StreamValue { stream, value }));
                     }
@@ -453,12 +453,8 @@ impl<'d, 'x> Parser<'d, 'x> {
         Ok(text)
     }
 
-    fn attribute(&self, e: &Tag<'x>, name: &str) -> Result<Option<Cow<'x, str>>, ClixmlError> {
-        e.attribute(name)
-    }
-
     fn ref_id(&self, e: &Tag<'x>, tag: &'static str) -> Result<Option<u32>, ClixmlError> {
-        match self.attribute(e, "RefId")? {
+        match e.attribute("RefId")? {
             None => Ok(None),
             Some(text) => {
                 text.trim().parse().map(Some).map_err(|_| ClixmlError::BadAttribute { tag, attribute: "RefId" })
@@ -468,7 +464,7 @@ impl<'d, 'x> Parser<'d, 'x> {
 
     /// The decoded `N` attribute of a member, shared through the name cache.
     fn name(&mut self, e: &Tag<'x>) -> Result<Option<Arc<str>>, ClixmlError> {
-        let Some(raw) = self.attribute(e, "N")? else { return Ok(None) };
+        let Some(raw) = e.attribute("N")? else { return Ok(None) };
         let decoded = escape::decode(&raw);
         if let Some(cached) = self.de.names.get(decoded.as_ref()) {
             return Ok(Some(cached.clone()));

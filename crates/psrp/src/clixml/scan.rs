@@ -33,18 +33,10 @@ fn contains_either(a: u8, b: u8, hay: &[u8]) -> bool {
         || (hay.len() > SHORT && memchr::memchr2(a, b, &hay[SHORT..]).is_some())
 }
 
-/// Attributes a tag keeps parsed inline; CLIXML elements carry at most three (`N`, `RefId`, `S`), more fall back
-/// to re-scanning.
-const INLINE_ATTRIBUTES: usize = 3;
-
-/// A start tag: its local name and its attributes, located once while scanning.
+/// A start tag: its local name and the raw text of its attributes (checked while scanning, looked up on demand).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tag<'x> {
     local: &'x str,
-    /// `(local key, raw value)` of the first attributes.
-    inline: [(&'x str, &'x str); INLINE_ATTRIBUTES],
-    count: usize,
-    /// The raw attribute text, for tags with more attributes than fit inline.
     attrs: &'x str,
     /// Byte offset of the `<`.
     pub position: u64,
@@ -65,12 +57,6 @@ impl<'x> Tag<'x> {
 
     /// The value of attribute `name` (compared without prefix), entity-decoded.
     pub fn attribute(&self, name: &str) -> Result<Option<Cow<'x, str>>, ClixmlError> {
-        if self.count <= INLINE_ATTRIBUTES {
-            return match self.inline[..self.count].iter().find(|(key, _)| *key == name) {
-                Some((_, value)) => decode(value, self.position).map(Some),
-                None => Ok(None),
-            };
-        }
         let mut rest = self.attrs;
         loop {
             rest = rest.trim_start_matches(is_space);
@@ -306,13 +292,7 @@ impl<'x> Scanner<'x> {
             return Err(xml(start, "invalid element name"));
         }
         let attrs_start = 1 + name_len;
-        let mut tag = Tag {
-            local: local_part(name),
-            inline: [("", ""); INLINE_ATTRIBUTES],
-            count: 0,
-            attrs: "",
-            position: start,
-        };
+        let mut tag = Tag { local: local_part(name), attrs: "", position: start };
         let mut cursor = attrs_start;
         loop {
             let mut skipped = 0;
@@ -339,17 +319,13 @@ impl<'x> Scanner<'x> {
                 return Err(xml(start, "attributes must be separated by white space"));
             }
             let tail = &rest[cursor..];
-            let (key, value, after) = split_attribute(tail).ok_or_else(|| {
+            let (_, _, after) = split_attribute(tail).ok_or_else(|| {
                 if memchr::memchr(b'>', tail.as_bytes()).is_some() {
                     xml(start, "malformed attribute")
                 } else {
                     ClixmlError::Truncated
                 }
             })?;
-            if tag.count < INLINE_ATTRIBUTES {
-                tag.inline[tag.count] = (local_part(key), value);
-            }
-            tag.count += 1;
             cursor = rest.len() - after.len();
         }
     }
@@ -414,7 +390,7 @@ mod tests {
         assert_eq!(tag.attribute("X").unwrap(), None);
         let mut scanner = Scanner::new(b"<O a=\"1\" b=\"2\" c=\"3\" d:N=\"4\"/>");
         let Event::Empty(tag) = scanner.next().unwrap() else { panic!() };
-        assert_eq!(tag.attribute("N").unwrap().as_deref(), Some("4"), "beyond the inline attributes");
+        assert_eq!(tag.attribute("N").unwrap().as_deref(), Some("4"), "prefixed, fourth attribute");
     }
 
     #[test]
