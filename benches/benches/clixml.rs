@@ -6,14 +6,20 @@
 //!   receive path does (anchor: psrpcore `deserialize(ET.fromstring(b))`, pypsrp `Serializer().deserialize`).
 //! * `clixml/deserialize/objs-doc` — all objects as one `<Objs>` document (anchor: psrpcore `deserialize_clixml`).
 //! * `clixml/serialize/per-object` — each object to its own body.
+//! * `clixml/end-to-end` — the objects as PIPELINE_OUTPUT messages (BOM + body) packed into payloads of at most
+//!   32 KiB, then defragmented, decoded and deserialized through one [`Deserializer`] (anchors: psrpcore
+//!   `receive_data` + `next_event`, pypsrp `Fragmenter.defragment`, which both deserialize each message).
 //!
 //! Throughput is in objects. Set `PSSESSION_BENCH_QUICK=1` for the script's `--quick` count (2,000).
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pssession_psrp::clixml::{Deserializer, PsDateTime, PsValue, to_clixml};
+use pssession_psrp::clixml::{BOM, Deserializer, PsDateTime, PsValue, to_clixml};
+use pssession_psrp::{Defragmenter, Destination, Fragmenter, Message, MessageType};
+use uuid::Uuid;
 
 fn quick() -> bool {
     std::env::var_os("PSSESSION_BENCH_QUICK").is_some()
@@ -80,6 +86,33 @@ fn objs_document(bodies: &[String]) -> String {
     doc
 }
 
+/// The script's end-to-end input: every body as a PIPELINE_OUTPUT message with a BOM, in payloads of ≤ 32 KiB.
+fn payloads(bodies: &[String]) -> Vec<Bytes> {
+    const BUDGET: usize = 32 * 1024;
+    let (rpid, pid) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let mut fragmenter = Fragmenter::new(BUDGET).expect("valid fragment size");
+    for body in bodies {
+        let data = Bytes::from(format!("{BOM}{body}"));
+        fragmenter.enqueue(&Message::new(Destination::Client, MessageType::PipelineOutput, rpid, pid, data));
+    }
+    fragmenter.drain_payloads(BUDGET).into_iter().map(|p| p.data).collect()
+}
+
+/// Defragments, decodes and deserializes every payload; the number of objects read.
+fn receive(payloads: &[Bytes], de: &mut Deserializer) -> usize {
+    let mut defragmenter = Defragmenter::new();
+    let mut count = 0;
+    for payload in payloads {
+        defragmenter.push(payload.clone());
+        while let Some(object) = defragmenter.next_object().expect("valid stream") {
+            let message = Message::decode(object.data).expect("valid message");
+            black_box(de.deserialize(message.body()).expect("valid body"));
+            count += 1;
+        }
+    }
+    count
+}
+
 fn benches(c: &mut Criterion) {
     let n = if quick() { 2_000 } else { 10_000 };
     let bodies = objects(n);
@@ -125,6 +158,14 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("serialize/per-object", |b| {
         b.iter(|| values.iter().map(|v| black_box(to_clixml(v)).len()).sum::<usize>())
+    });
+    let wire = payloads(&bodies);
+    let wire_bytes: usize = wire.iter().map(Bytes::len).sum();
+    eprintln!("clixml bench: end-to-end input: {} payloads of <=32768 B, {wire_bytes} bytes", wire.len());
+    assert_eq!(receive(&wire, &mut Deserializer::default()), n, "every object arrives");
+    group.bench_function("end-to-end", |b| {
+        let mut de = Deserializer::default();
+        b.iter(|| receive(&wire, &mut de))
     });
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! CLIXML deserialization of arbitrary bytes, as one message body and as an `<Objs>` stream: typed errors, never
 //! a panic, and bounded work; whatever deserializes re-serializes to a document that deserializes to an equal
-//! value, whose serialization is then stable.
+//! value, whose serialization is then stable. The input is also cut in two, and the second part must read the same
+//! through a deserializer that read the first part (and kept its shapes) as through a fresh one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +13,21 @@ const LIMITS: DeserializeLimits =
     DeserializeLimits { max_depth: 48, max_ref_ids: 4096, max_string_len: 1 << 20, max_objects: 20_000 };
 
 fuzz_target!(|data: &[u8]| {
+    if let Some((&cut, rest)) = data.split_first() {
+        let (first, second) = rest.split_at(usize::from(cut).min(rest.len()));
+        let mut warmed = Deserializer::new(LIMITS);
+        let _ = warmed.deserialize(first);
+        let _ = warmed.objs(first).count();
+        assert_eq!(
+            warmed.deserialize(second),
+            Deserializer::new(LIMITS).deserialize(second),
+            "a reused deserializer reads differently"
+        );
+        let warmed_stream: Vec<_> = warmed.objs(second).collect();
+        let fresh_stream: Vec<_> = Deserializer::new(LIMITS).objs(second).collect();
+        assert_eq!(warmed_stream, fresh_stream, "a reused deserializer reads a stream differently");
+    }
+
     let mut de = Deserializer::new(LIMITS);
     if let Ok(value) = de.deserialize(data) {
         let xml = to_clixml(&value);

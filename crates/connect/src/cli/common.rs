@@ -19,6 +19,7 @@ use crate::session::{SessionFilter, SessionInfo};
 use crate::store::{Availability, SessionRecord, SessionState, SessionStore};
 use crate::{Client, Error, PipelineEvent, PipelineOutput};
 use pssession_auth::client_cert::{CertificateCredential, default_certificate_directory};
+use pssession_psrp::clixml::Deserializer;
 use pssession_wsman::transport::ClientCertificate;
 
 /// The environment variable a password may come from.
@@ -646,11 +647,16 @@ pub fn render_columns(headers: &[&str], right_aligned: &[usize], rows: &[Vec<Str
 /// Returns whether an error record was seen.
 pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
     let mut failed = false;
+    // One deserializer for the stream: objects of one shape are read by matching the first one's markup.
+    let mut de = Deserializer::default();
     for output in outputs {
         match (&output.event, format) {
-            (PipelineEvent::Output(value), OutputFormat::Table) => println!("{value}"),
+            (PipelineEvent::Output(value), OutputFormat::Table) => {
+                println!("{}", value.to_display_string_with(&mut de))
+            }
             (PipelineEvent::Output(value), OutputFormat::Json) => {
-                println!("{}", serde_json::json!({ "Output": value.to_display_string(), "Clixml": value.as_str() }))
+                let display = value.to_display_string_with(&mut de);
+                println!("{}", serde_json::json!({ "Output": display, "Clixml": value.as_str() }))
             }
             (PipelineEvent::Error(record), _) => {
                 failed = true;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use pssession_auth::Credentials;
 use pssession_auth::kerberos::Krb5Config;
 use pssession_psrp::client::PipelineSpec;
-use pssession_psrp::clixml::PsValue;
+use pssession_psrp::clixml::{Deserializer, PsValue};
 use pssession_server::Server;
 use pssession_server::engine::{BuiltinEngine, EngineConfig};
 use pssession_server::plugin::Plugin;
@@ -59,9 +59,10 @@ fn step(command: &str) {
 /// Output objects of a pipeline, deserialized; error records and failures become an error.
 fn objects(outputs: &[PipelineOutput]) -> Result<Vec<PsValue>, String> {
     let mut values = Vec::new();
+    let mut de = Deserializer::default();
     for output in outputs {
         match &output.event {
-            PipelineEvent::Output(clixml) => values.push(clixml.value().map_err(|e| e.to_string())?),
+            PipelineEvent::Output(clixml) => values.push(clixml.value_with(&mut de).map_err(|e| e.to_string())?),
             PipelineEvent::Error(record) => return Err(record.to_string()),
             PipelineEvent::State { error: Some(error), .. } => return Err(error.to_string()),
             _ => {}

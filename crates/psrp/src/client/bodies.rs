@@ -10,7 +10,7 @@ use crate::client::error::ClientError;
 use crate::client::events::{Clixml, HostCall, RemoteError};
 use crate::client::pipeline::PipelineSpec;
 use crate::client::state::{PsInvocationState, RunspacePoolState};
-use crate::clixml::{PsValue, PsVersion, from_clixml};
+use crate::clixml::{Deserializer, PsValue, PsVersion, from_clixml};
 use crate::message::{MessageType, UTF8_BOM};
 use crate::messages::{self, BodyError, MessageBody};
 
@@ -231,8 +231,8 @@ pub fn property_text(xml: &str, name: &str) -> Option<String> {
 
 /// A one-line rendering of a serialized object; see [`Clixml::to_display_string`]. Records render as their
 /// message; anything that is not valid CLIXML renders as its raw text.
-pub fn display_string(xml: &str) -> String {
-    let Ok(value) = from_clixml(xml.as_bytes()) else { return xml.trim().to_owned() };
+pub fn display_string(xml: &str, de: &mut Deserializer) -> String {
+    let Ok(value) = de.deserialize(xml.as_bytes()) else { return xml.trim().to_owned() };
     for property in ["InformationalRecord_Message", "MessageData", "ErrorDetails_Message"] {
         if let Some(text) = value.property(property).map(ToString::to_string).filter(|t| !t.is_empty()) {
             return text;
@@ -302,6 +302,9 @@ mod tests {
 
     #[test]
     fn displays_values() {
+        // One deserializer throughout, as a stream is read: what one body leaves in it must not change the next.
+        let mut de = Deserializer::default();
+        let mut display_string = |xml: &str| display_string(xml, &mut de);
         assert_eq!(display_string("<S>a</S>"), "a");
         assert_eq!(display_string("<I32>5</I32>"), "5");
         assert_eq!(display_string("<Nil />"), "");

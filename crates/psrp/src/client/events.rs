@@ -37,6 +37,16 @@ impl Clixml {
         crate::clixml::from_clixml(&self.0)
     }
 
+    /// Deserializes the CLIXML with `de`, whose caches (member names, type-name lists, the shapes of flat objects)
+    /// carry over from one object of a stream to the next: reading a pipeline's output through one deserializer
+    /// is several times faster than through [`Clixml::value`].
+    pub fn value_with(
+        &self,
+        de: &mut crate::clixml::Deserializer,
+    ) -> Result<crate::clixml::PsValue, crate::clixml::ClixmlError> {
+        de.deserialize(&self.0)
+    }
+
     /// The text of the first property named `name` (`<… N="name">text</…>`), entity- and `_xHHHH_`-decoded.
     pub fn property(&self, name: &str) -> Option<String> {
         bodies::property_text(self.as_str(), name)
@@ -45,7 +55,12 @@ impl Clixml {
     /// A one-line rendering: the value of a primitive (`<S>a</S>` → `a`), the `ToString` of an object, the message
     /// of an error/informational record, or the raw CLIXML as a last resort.
     pub fn to_display_string(&self) -> String {
-        bodies::display_string(self.as_str())
+        bodies::display_string(self.as_str(), &mut crate::clixml::Deserializer::default())
+    }
+
+    /// [`Clixml::to_display_string`] through a deserializer kept for the whole stream (see [`Clixml::value_with`]).
+    pub fn to_display_string_with(&self, de: &mut crate::clixml::Deserializer) -> String {
+        bodies::display_string(self.as_str(), de)
     }
 }
 

@@ -1,19 +1,20 @@
 //! The streaming CLIXML deserializer: XML events straight into [`PsValue`]s, no intermediate tree.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use uuid::Uuid;
-
 use crate::clixml::escape;
-use crate::clixml::primitive::{PrimitiveError, PsDateTime, PsDecimal, PsDuration, PsVersion, parse_float};
-use crate::clixml::scan::{self, Event, Scanner, Tag};
+use crate::clixml::scan::{self, Event, OpenStack, Scanner, Tag};
+
+mod kind;
+mod shape;
 use crate::clixml::value::{Container, PsObject, PsProgressRecord, PsProperty, PsValue};
+use kind::TextKind;
+use shape::Shape;
 
 /// Bounds on what one document may make the deserializer allocate or do. Every bound is checked before the work
 /// it guards; exceeding one is a typed [`ClixmlError`].
@@ -162,15 +163,75 @@ pub struct Deserializer {
     // that crafts colliding keys can slow a lookup to at most a scan of that bound.
     names: FxHashSet<Arc<str>>,
     type_lists: FxHashMap<String, Arc<[String]>>,
+    /// The member names of the member list read last, by position: objects of a stream list the same members in
+    /// the same order, so most names are found here by one short comparison, without hashing.
+    recent_names: Vec<Arc<str>>,
+    /// The shapes of the flat objects read last (see the `shape` module).
+    shapes: Vec<Shape>,
+    /// Per-document tables, emptied after each document and kept so the next one allocates none of them.
+    scratch: Scratch,
+}
+
+/// How many member positions [`Deserializer::recent_names`] remembers.
+const RECENT_NAMES: usize = 64;
+
+/// The per-document working storage of a [`Parser`].
+#[derive(Default)]
+struct Scratch {
+    stack: OpenStack,
+    objects: RefTable<Arc<PsObject>>,
+    type_refs: RefTable<Arc<[String]>>,
+    /// Members being read, shared by nested `MS`/`Props` in stack order so each list is allocated once, exactly.
+    members: Vec<PsProperty>,
+    /// The objects being read, innermost last.
+    open: Vec<Open>,
+}
+
+impl fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
+/// Scratch storage larger than this (in elements) is freed rather than kept for the next document, so one huge
+/// document does not pin its memory for the life of the deserializer.
+const SCRATCH_KEEP: usize = 1024;
+
+impl Scratch {
+    /// Empties every table, keeping the allocations that are small.
+    fn recycle(&mut self) {
+        fn keep<T>(v: &mut Vec<T>) {
+            v.clear();
+            if v.capacity() > SCRATCH_KEEP {
+                *v = Vec::new();
+            }
+        }
+        keep(&mut self.stack);
+        keep(&mut self.members);
+        keep(&mut self.open);
+        self.objects.clear();
+        self.type_refs.clear();
+    }
 }
 
 /// How many distinct names and type-name lists are cached; beyond it, new ones are simply allocated.
 const CACHE_LIMIT: usize = 4096;
 
+/// How far a `<TN>` list is searched for its end before it is read the slow way (a list of PowerShell's longest
+/// type names fits many times over); the bound keeps hostile input from making every `<TN>` scan the document.
+const TN_SEARCH_WINDOW: usize = 4096;
+
 impl Deserializer {
     /// A deserializer with these limits.
     pub fn new(limits: DeserializeLimits) -> Self {
-        Deserializer { limits, names: FxHashSet::default(), type_lists: FxHashMap::default() }
+        Deserializer {
+            limits,
+            names: FxHashSet::default(),
+            type_lists: FxHashMap::default(),
+            recent_names: Vec::new(),
+            shapes: Vec::new(),
+            scratch: Scratch::default(),
+        }
     }
 
     /// The limits in force.
@@ -308,16 +369,18 @@ impl ObjsReader<'_, '_> {
 }
 
 /// `RefId` → value. PowerShell numbers RefIds 0, 1, 2, … per document, so small ids index a vector; others (any
-/// id a peer may choose) go to a map. Either way the table holds at most `max_ref_ids` entries.
+/// id a peer may choose) go to an ordered map, which no choice of ids can degrade and which costs nothing to
+/// create for the many documents that never use it. Either way the table holds at most `max_ref_ids` entries.
 struct RefTable<T> {
     dense: Vec<Option<T>>,
-    sparse: HashMap<u32, T>,
+    /// Created on the first id past the dense range, which PowerShell never writes.
+    sparse: Option<BTreeMap<u32, T>>,
     len: usize,
 }
 
 impl<T> Default for RefTable<T> {
     fn default() -> Self {
-        RefTable { dense: Vec::new(), sparse: HashMap::new(), len: 0 }
+        RefTable { dense: Vec::new(), sparse: None, len: 0 }
     }
 }
 
@@ -326,7 +389,11 @@ const DENSE_REF_IDS: u32 = 1024;
 
 impl<T> RefTable<T> {
     fn get(&self, id: &u32) -> Option<&T> {
-        if *id < DENSE_REF_IDS { self.dense.get(*id as usize).and_then(Option::as_ref) } else { self.sparse.get(id) }
+        if *id < DENSE_REF_IDS {
+            self.dense.get(*id as usize).and_then(Option::as_ref)
+        } else {
+            self.sparse.as_ref()?.get(id)
+        }
     }
 
     fn insert(&mut self, id: u32, value: T) {
@@ -337,13 +404,19 @@ impl<T> RefTable<T> {
             }
             self.dense[index].replace(value).is_none()
         } else {
-            self.sparse.insert(id, value).is_none()
+            self.sparse.get_or_insert_default().insert(id, value).is_none()
         };
         self.len += usize::from(fresh);
     }
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn clear(&mut self) {
+        self.dense.clear();
+        self.sparse = None;
+        self.len = 0;
     }
 }
 
@@ -357,12 +430,17 @@ struct Open {
 struct Parser<'d, 'x> {
     de: &'d mut Deserializer,
     scanner: Scanner<'x>,
-    objects: RefTable<Arc<PsObject>>,
-    type_refs: RefTable<Arc<[String]>>,
-    /// Members being read, shared by nested `MS`/`Props` in stack order so each list is allocated once, exactly.
-    members: Vec<PsProperty>,
-    open: Vec<Open>,
+    /// The deserializer's per-document tables, lent for this document.
+    scratch: Scratch,
     object_count: usize,
+}
+
+impl Drop for Parser<'_, '_> {
+    fn drop(&mut self) {
+        self.scratch.stack = self.scanner.take_stack();
+        self.scratch.recycle();
+        std::mem::swap(&mut self.de.scratch, &mut self.scratch);
+    }
 }
 
 fn tag_name(e: &Tag<'_>) -> String {
@@ -375,15 +453,9 @@ fn xml_error(position: u64, error: impl fmt::Display) -> ClixmlError {
 
 impl<'d, 'x> Parser<'d, 'x> {
     fn new(de: &'d mut Deserializer, input: &'x [u8]) -> Self {
-        Parser {
-            de,
-            scanner: Scanner::new(input),
-            objects: RefTable::default(),
-            type_refs: RefTable::default(),
-            members: Vec::new(),
-            open: Vec::new(),
-            object_count: 0,
-        }
+        let mut scratch = std::mem::take(&mut de.scratch);
+        let scanner = Scanner::with_stack(input, std::mem::take(&mut scratch.stack));
+        Parser { de, scanner, scratch, object_count: 0 }
     }
 
     fn position(&self) -> u64 {
@@ -397,7 +469,7 @@ impl<'d, 'x> Parser<'d, 'x> {
             match self.scanner.next()? {
                 Event::Start(e) => return Ok(Some((e, false, e.position))),
                 Event::Empty(e) => return Ok(Some((e, true, e.position))),
-                Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
+                Event::Text(t) if t.is_blank() => {}
                 Event::Text(_) | Event::CData(_) => return Err(ClixmlError::TrailingContent),
                 Event::End => return Err(xml_error(self.position(), "unbalanced end tag")),
                 Event::Eof => return Ok(None),
@@ -414,10 +486,8 @@ impl<'d, 'x> Parser<'d, 'x> {
                 Event::Empty(e) => return Ok(Some((e, true, e.position))),
                 Event::End => return Ok(None),
                 Event::Eof => return Err(ClixmlError::Truncated),
-                Event::Text(raw) => {
-                    if raw.contains('&') {
-                        scan::decode(raw, self.position())?;
-                    }
+                Event::Text(text) => {
+                    text.decode(self.position())?;
                 }
                 Event::CData(_) => {}
             }
@@ -426,15 +496,28 @@ impl<'d, 'x> Parser<'d, 'x> {
 
     /// The text content of the current element up to its end tag.
     fn text(&mut self, empty: bool) -> Result<Cow<'x, str>, ClixmlError> {
-        if empty {
-            return Ok(Cow::Borrowed(""));
-        }
+        Ok(self.content(empty)?.0)
+    }
+
+    /// The text content of the current element up to its end tag, and whether it may hold a `_xHHHH_` escape.
+    /// The common case, one piece of text with nothing to decode, borrows the input.
+    fn content(&mut self, empty: bool) -> Result<(Cow<'x, str>, bool), ClixmlError> {
         let mut text: Cow<'x, str> = Cow::Borrowed("");
+        let mut may_escape = false;
+        if empty {
+            return Ok((text, may_escape));
+        }
         loop {
             let position = self.position();
             let piece = match self.scanner.next()? {
-                Event::Text(raw) => scan::decode(raw, position)?,
-                Event::CData(literal) => Cow::Borrowed(literal),
+                Event::Text(raw) => {
+                    may_escape |= raw.may_escape();
+                    raw.decode(position)?
+                }
+                Event::CData(literal) => {
+                    may_escape = true;
+                    Cow::Borrowed(literal)
+                }
                 Event::End => break,
                 Event::Start(e) | Event::Empty(e) => {
                     return Err(ClixmlError::UnexpectedElement { position, tag: tag_name(&e) });
@@ -450,7 +533,7 @@ impl<'d, 'x> Parser<'d, 'x> {
                 return Err(ClixmlError::StringTooLong { limit: self.de.limits.max_string_len });
             }
         }
-        Ok(text)
+        Ok((text, may_escape))
     }
 
     fn ref_id(&self, e: &Tag<'x>, tag: &'static str) -> Result<Option<u32>, ClixmlError> {
@@ -464,20 +547,45 @@ impl<'d, 'x> Parser<'d, 'x> {
 
     /// The decoded `N` attribute of a member, shared through the name cache.
     fn name(&mut self, e: &Tag<'x>) -> Result<Option<Arc<str>>, ClixmlError> {
-        let Some(raw) = e.attribute("N")? else { return Ok(None) };
-        let decoded = escape::decode(&raw);
+        let Some(raw) = e.raw_attribute("N")? else { return Ok(None) };
+        self.cached_name(raw, e.position).map(Some)
+    }
+
+    /// The member name of the `index`th member of a list, through the recent names and the name cache.
+    fn member_name(&mut self, e: &Tag<'x>, index: usize) -> Result<Arc<str>, ClixmlError> {
+        let Some(raw) = e.raw_attribute("N")? else { return Ok(Arc::from("")) };
+        if let Some(recent) = self.de.recent_names.get(index)
+            && raw.is_literal()
+            && **recent == *raw.raw()
+        {
+            return Ok(recent.clone());
+        }
+        let name = self.cached_name(raw, e.position)?;
+        if index < self.de.recent_names.len() {
+            self.de.recent_names[index] = name.clone();
+        } else if index == self.de.recent_names.len() && index < RECENT_NAMES {
+            self.de.recent_names.push(name.clone());
+        }
+        Ok(name)
+    }
+
+    /// A decoded name, shared through the name cache.
+    fn cached_name(&mut self, raw: scan::Text<'x>, position: u64) -> Result<Arc<str>, ClixmlError> {
+        let xml_decoded = raw.decode(position)?;
+        let decoded =
+            if raw.may_escape() { Cow::Owned(escape::decode(&xml_decoded).into_owned()) } else { xml_decoded };
         if let Some(cached) = self.de.names.get(decoded.as_ref()) {
-            return Ok(Some(cached.clone()));
+            return Ok(cached.clone());
         }
         let name: Arc<str> = Arc::from(decoded.as_ref());
         if self.de.names.len() < CACHE_LIMIT {
             self.de.names.insert(name.clone());
         }
-        Ok(Some(name))
+        Ok(name)
     }
 
     fn count_ref_id(&self) -> Result<(), ClixmlError> {
-        if self.objects.len() + self.type_refs.len() >= self.de.limits.max_ref_ids {
+        if self.scratch.objects.len() + self.scratch.type_refs.len() >= self.de.limits.max_ref_ids {
             return Err(ClixmlError::TooManyRefIds { limit: self.de.limits.max_ref_ids });
         }
         Ok(())
@@ -489,64 +597,21 @@ impl<'d, 'x> Parser<'d, 'x> {
             return Err(ClixmlError::TooDeep { limit: self.de.limits.max_depth });
         }
         let position = self.position();
-        let local = e.local_name();
-        let tag = local;
-        macro_rules! parsed {
-            ($name:literal, $variant:ident) => {{
-                let text = self.text(empty)?;
-                PsValue::$variant(text.trim().parse().map_err(|_| ClixmlError::InvalidValue { position, tag: $name })?)
-            }};
+        let tag = e.local_name();
+        if let Some(kind) = TextKind::of(tag) {
+            let (text, may_escape) = self.content(empty)?;
+            return kind.value(text, may_escape, position);
         }
-        let invalid = |tag: &'static str| move |_: PrimitiveError| ClixmlError::InvalidValue { position, tag };
-        Ok(match tag {
-            "S" => PsValue::String(self.string(empty)?),
-            "I32" => parsed!("I32", I32),
-            "I64" => parsed!("I64", I64),
-            "Obj" => self.object(e, empty, depth)?,
-            "Nil" => {
-                self.text(empty)?;
-                PsValue::Null
-            }
-            "B" => {
-                let text = self.text(empty)?;
-                match text.trim() {
-                    "true" | "True" | "1" => PsValue::Bool(true),
-                    "false" | "False" | "0" => PsValue::Bool(false),
-                    _ => return Err(ClixmlError::InvalidValue { position, tag: "B" }),
-                }
-            }
+        match tag {
+            "Obj" => self.object(e, empty, depth),
             "Ref" => {
                 let id = self.ref_id(e, "Ref")?.ok_or(ClixmlError::BadAttribute { tag: "Ref", attribute: "RefId" })?;
                 self.text(empty)?;
-                self.resolve_ref(id)?
+                self.resolve_ref(id)
             }
-            "C" => parsed!("C", Char),
-            "DT" => PsValue::DateTime(PsDateTime::parse(&self.text(empty)?).map_err(invalid("DT"))?),
-            "TS" => PsValue::Duration(PsDuration::parse(&self.text(empty)?).map_err(invalid("TS"))?),
-            "By" => parsed!("By", U8),
-            "SB" => parsed!("SB", I8),
-            "U16" => parsed!("U16", U16),
-            "I16" => parsed!("I16", I16),
-            "U32" => parsed!("U32", U32),
-            "U64" => parsed!("U64", U64),
-            "Sg" => PsValue::Single(parse_float(&self.text(empty)?, "Sg").map_err(invalid("Sg"))? as f32),
-            "Db" => PsValue::Double(parse_float(&self.text(empty)?, "Db").map_err(invalid("Db"))?),
-            "D" => PsValue::Decimal(PsDecimal::parse(&self.text(empty)?).map_err(invalid("D"))?),
-            "BA" => PsValue::Bytes(self.base64(empty, position, "BA")?),
-            "SS" => PsValue::SecureString(self.base64(empty, position, "SS")?),
-            "G" => {
-                let text = self.text(empty)?;
-                PsValue::Guid(
-                    Uuid::parse_str(text.trim()).map_err(|_| ClixmlError::InvalidValue { position, tag: "G" })?,
-                )
-            }
-            "URI" => PsValue::Uri(self.string(empty)?),
-            "Version" => PsValue::Version(PsVersion::parse(&self.text(empty)?).map_err(invalid("Version"))?),
-            "XD" => PsValue::XmlDocument(self.string(empty)?),
-            "SBK" => PsValue::ScriptBlock(self.string(empty)?),
-            "PR" if !empty => PsValue::ProgressRecord(Box::new(self.progress_record(depth)?)),
-            _ => return Err(ClixmlError::UnknownElement { position, tag: tag_name(e) }),
-        })
+            "PR" if !empty => Ok(PsValue::ProgressRecord(Box::new(self.progress_record(depth)?))),
+            _ => Err(ClixmlError::UnknownElement { position, tag: tag_name(e) }),
+        }
     }
 
     /// The children of a `<PR>`, in PowerShell's fixed order.
@@ -583,28 +648,23 @@ impl<'d, 'x> Parser<'d, 'x> {
     }
 
     fn string(&mut self, empty: bool) -> Result<String, ClixmlError> {
-        let text = self.text(empty)?;
+        let (text, may_escape) = self.content(empty)?;
+        if !may_escape {
+            return Ok(text.into_owned());
+        }
         Ok(match escape::decode(&text) {
             Cow::Borrowed(_) => text.into_owned(),
             Cow::Owned(decoded) => decoded,
         })
     }
 
-    fn base64(&mut self, empty: bool, position: u64, tag: &'static str) -> Result<Vec<u8>, ClixmlError> {
-        let text = self.text(empty)?;
-        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map_err(|_| ClixmlError::InvalidValue { position, tag })
-    }
-
     fn resolve_ref(&self, id: u32) -> Result<PsValue, ClixmlError> {
-        if let Some(object) = self.objects.get(&id) {
+        if let Some(object) = self.scratch.objects.get(&id) {
             return Ok(PsValue::Object(object.clone()));
         }
         // A reference to an object that is still being read is a cycle (an object that contains itself). The
         // cycle is cut: the reference becomes a shallow copy with the type names and ToString read so far.
-        if let Some(open) = self.open.iter().find(|o| o.ref_id == Some(id)) {
+        if let Some(open) = self.scratch.open.iter().find(|o| o.ref_id == Some(id)) {
             return Ok(PsValue::Object(Arc::new(PsObject {
                 type_names: open.type_names.clone(),
                 to_string: open.to_string.clone(),
@@ -615,6 +675,11 @@ impl<'d, 'x> Parser<'d, 'x> {
     }
 
     fn object(&mut self, e: &Tag<'x>, empty: bool, depth: usize) -> Result<PsValue, ClixmlError> {
+        // Objects at the top of a document or stream may repeat the shape of one read before.
+        let top = depth <= 1 && !empty;
+        if top && let Some(value) = self.object_of_known_shape(e, depth) {
+            return Ok(value);
+        }
         self.object_count += 1;
         if self.object_count > self.de.limits.max_objects {
             return Err(ClixmlError::TooManyObjects { limit: self.de.limits.max_objects });
@@ -623,12 +688,19 @@ impl<'d, 'x> Parser<'d, 'x> {
         if ref_id.is_some() {
             self.count_ref_id()?;
         }
-        self.open.push(Open { ref_id, type_names: None, to_string: None });
+        self.scratch.open.push(Open { ref_id, type_names: None, to_string: None });
         let result = self.object_body(empty, depth);
-        self.open.pop();
+        self.scratch.open.pop();
         let object = Arc::new(result?);
         if let Some(id) = ref_id {
-            self.objects.insert(id, object.clone());
+            self.scratch.objects.insert(id, object.clone());
+        }
+        if top
+            && shape::is_flat(&object)
+            && let Some(raw) = self.scanner.slice(e.position, self.position())
+            && let Some(shape) = Shape::learn(raw, &object, depth)
+        {
+            shape::remember(&mut self.de.shapes, shape);
         }
         Ok(PsValue::Object(object))
     }
@@ -639,33 +711,41 @@ impl<'d, 'x> Parser<'d, 'x> {
             return Ok(object);
         }
         while let Some((child, child_empty, position)) = self.next_child()? {
-            match child.local_name() {
-                "TN" => {
+            // The parts every object has first, matched byte by byte.
+            match child.local_name().as_bytes() {
+                [b'M', b'S'] => {
+                    object.extended = self.members(child_empty, depth + 1)?;
+                    continue;
+                }
+                [b'T', b'N'] => {
                     let names = self.type_names(&child, child_empty)?;
-                    if let Some(open) = self.open.last_mut() {
+                    if let Some(open) = self.scratch.open.last_mut() {
                         open.type_names = Some(names.clone());
                     }
                     object.type_names = Some(names);
+                    continue;
                 }
+                _ => {}
+            }
+            match child.local_name() {
                 "TNRef" => {
                     let id = self
                         .ref_id(&child, "TNRef")?
                         .ok_or(ClixmlError::BadAttribute { tag: "TNRef", attribute: "RefId" })?;
                     self.text(child_empty)?;
-                    let names = self.type_refs.get(&id).cloned().ok_or(ClixmlError::UnknownTypeRef(id))?;
-                    if let Some(open) = self.open.last_mut() {
+                    let names = self.scratch.type_refs.get(&id).cloned().ok_or(ClixmlError::UnknownTypeRef(id))?;
+                    if let Some(open) = self.scratch.open.last_mut() {
                         open.type_names = Some(names.clone());
                     }
                     object.type_names = Some(names);
                 }
                 "ToString" => {
                     let text = self.string(child_empty)?;
-                    if let Some(open) = self.open.last_mut() {
+                    if let Some(open) = self.scratch.open.last_mut() {
                         open.to_string = Some(text.clone());
                     }
                     object.to_string = Some(text);
                 }
-                "MS" => object.extended = self.members(child_empty, depth + 1)?,
                 "Props" => object.adapted = self.members(child_empty, depth + 1)?,
                 "LST" => object.container = Some(Container::List(self.items(child_empty, depth + 1)?)),
                 "IE" => object.container = Some(Container::Enumerable(self.items(child_empty, depth + 1)?)),
@@ -696,6 +776,8 @@ impl<'d, 'x> Parser<'d, 'x> {
         let ref_id = self.ref_id(e, "TN")?;
         let list = if empty {
             Arc::from(Vec::new())
+        } else if let Some(list) = self.repeated_type_names(e) {
+            list
         } else {
             let start = self.position();
             self.scanner.skip_element()?;
@@ -713,22 +795,44 @@ impl<'d, 'x> Parser<'d, 'x> {
         };
         if let Some(id) = ref_id {
             self.count_ref_id()?;
-            self.type_refs.insert(id, list.clone());
+            self.scratch.type_refs.insert(id, list.clone());
         }
         Ok(list)
+    }
+
+    /// A `<TN>` list whose content is byte for byte one read before, consumed without scanning it again: the
+    /// cache only holds contents that were checked after an unprefixed `<TN>`, where such content ends at its
+    /// first `</TN>` (a `<T>` holds only text), so equal bytes here are equally well-formed.
+    fn repeated_type_names(&mut self, e: &Tag<'x>) -> Option<Arc<[String]>> {
+        if e.qualified_name() != "TN" {
+            return None;
+        }
+        let rest = self.scanner.rest();
+        let window = &rest.as_bytes()[..rest.len().min(TN_SEARCH_WINDOW)];
+        let mut from = 0;
+        let len = loop {
+            let at = from + scan::find_byte(b'<', &window[from..])?;
+            if window[at..].starts_with(b"</TN>") {
+                break at + "</TN>".len();
+            }
+            from = at + 1;
+        };
+        let list = self.de.type_lists.get(&rest[..len])?.clone();
+        self.scanner.skip_checked(len);
+        Some(list)
     }
 
     fn members(&mut self, empty: bool, depth: usize) -> Result<Vec<PsProperty>, ClixmlError> {
         if empty {
             return Ok(Vec::new());
         }
-        let base = self.members.len();
+        let base = self.scratch.members.len();
         while let Some((child, child_empty, _)) = self.next_child()? {
-            let name = self.name(&child)?.unwrap_or_else(|| Arc::from(""));
+            let name = self.member_name(&child, self.scratch.members.len() - base)?;
             let value = self.value(&child, child_empty, depth)?;
-            self.members.push(PsProperty { name, value });
+            self.scratch.members.push(PsProperty { name, value });
         }
-        Ok(self.members.drain(base..).collect())
+        Ok(self.scratch.members.drain(base..).collect())
     }
 
     fn items(&mut self, empty: bool, depth: usize) -> Result<Vec<PsValue>, ClixmlError> {
@@ -781,7 +885,7 @@ fn parse_type_names(raw: &str, position: u64, max_len: usize) -> Result<Vec<Stri
     loop {
         match scanner.next()? {
             Event::Eof => return Ok(names),
-            Event::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
+            Event::Text(t) if t.is_blank() => {}
             Event::Empty(tag) if tag.local_name() == "T" => names.push(String::new()),
             Event::Start(tag) if tag.local_name() == "T" => {
                 if names.len() >= 64 {
@@ -790,7 +894,7 @@ fn parse_type_names(raw: &str, position: u64, max_len: usize) -> Result<Vec<Stri
                 let mut text = String::new();
                 loop {
                     match scanner.next()? {
-                        Event::Text(t) => text.push_str(&scan::decode(t, position)?),
+                        Event::Text(t) => text.push_str(&t.decode(position)?),
                         Event::CData(t) => text.push_str(t),
                         Event::End => break,
                         _ => return Err(ClixmlError::UnexpectedElement { position, tag: "T".into() }),
