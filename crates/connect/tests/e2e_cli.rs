@@ -415,3 +415,41 @@ fn several_sessions_draw_no_progress_line_when_stderr_is_not_a_terminal() {
     }
     assert_eq!(endpoints.shell_count(0) + endpoints.shell_count(1), 0);
 }
+
+#[test]
+fn the_state_directory_never_holds_the_password() {
+    let endpoints = Endpoints::start(Setup::default());
+    let uri = endpoints.http_uri(0);
+    let office = Machine::new("secrets", ALICE);
+    office.run(&["new", "--name", "Secret", "--connection-uri", &uri]).ok();
+    office.run(&["connect", "--name", "Secret"]).ok();
+    office.run(&["disconnect", "--name", "Secret", "--idle-timeout-sec", "900"]).ok();
+    office.run(&["get", "--connection-uri", &uri]).ok();
+    assert_eq!(office.store().len(), 1, "the flow left its session in the store");
+
+    // Every file the CLI wrote, in every encoding a password could take on the way: as typed, as Windows'
+    // UTF-16LE (what NTLM hashes), and base64 of the Basic `user:password` and of the password alone.
+    let (user, password) = ALICE;
+    let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let forbidden: Vec<(&str, Vec<u8>)> = vec![
+        ("the password", password.as_bytes().to_vec()),
+        ("the UTF-16LE password", utf16),
+        ("the Basic credentials", base64_simd::STANDARD.encode_to_string(format!("{user}:{password}")).into_bytes()),
+        ("the base64 password", base64_simd::STANDARD.encode_to_string(password).into_bytes()),
+    ];
+    let mut files = Vec::new();
+    let mut dirs = vec![office.state.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("pssession/sessions.json")), "no store among {files:?}");
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        for (what, needle) in &forbidden {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_slice()), "{} holds {what}", file.display());
+        }
+    }
+}

@@ -463,6 +463,10 @@ async fn handle(
     max_body: usize,
 ) -> HttpReply {
     let (parts, body) = request.into_parts();
+    // A declared Content-Length beyond the limit is refused from the headers, before any of the body is read.
+    if hyper::body::Body::size_hint(&body).lower() > max_body as u64 {
+        return HttpReply { status: 413, headers: Vec::new(), body: Vec::new() };
+    }
     let body = match Limited::new(body, max_body).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(_) => return HttpReply { status: 413, headers: Vec::new(), body: Vec::new() },

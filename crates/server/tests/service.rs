@@ -460,3 +460,48 @@ async fn get_config_and_malformed_requests() {
     assert_eq!(fault_code(&call(&service, &alice, &small.create(&guid(), b"")).await), 0x8033_8035);
     assert_eq!(service.shell_count(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn another_user_reaches_no_operation_of_a_shell_in_any_state() {
+    let (service, client, shell) = created(ServiceConfig::default()).await;
+    let (alice, bob) = (user("alice"), user("bob"));
+    let cmd = guid();
+    call(&service, &alice, &client.command(&shell, &cmd, b"run")).await;
+    let every_operation = |shell: &str| {
+        vec![
+            client.receive(shell, Some(&cmd)),
+            client.send(shell, Some(&cmd), b"x"),
+            client.command(shell, &guid(), b"x"),
+            client.signal(shell, Some(&cmd), SignalCode::Terminate),
+            client.get(shell),
+            client.enumerate_commands(shell),
+            client.disconnect(shell, Some(600), None),
+            client.reconnect(shell, Some(&cmd)),
+            client.connect(shell, None, None),
+            client.delete(shell),
+        ]
+    };
+    // Connected, then disconnected (when Connect/Reconnect are the operations that matter): Bob is told the shell
+    // does not exist, and enumeration shows him nothing.
+    for phase in ["connected", "disconnected"] {
+        for envelope in every_operation(&shell) {
+            let reply = call(&service, &bob, &envelope).await;
+            assert_eq!(fault_code(&reply), UNKNOWN_ID, "{phase}: {reply:?}");
+        }
+        match call(&service, &bob, &client.enumerate_shells(true, Some(100))).await {
+            ResponseBody::Enumerate(e) => assert!(e.items.is_empty() && e.end_of_sequence, "{phase}: {e:?}"),
+            other => panic!("{phase}: {other:?}"),
+        }
+        if phase == "connected" {
+            let disconnect = client.disconnect(&shell, Some(600), None);
+            assert!(matches!(call(&service, &alice, &disconnect).await, ResponseBody::Disconnect));
+        }
+    }
+    // Alice's shell is untouched by all of it: still hers, still disconnected, and she can connect to it.
+    assert_eq!(service.shell_count(), 1);
+    match call(&service, &alice, &client.get(&shell)).await {
+        ResponseBody::Get(GetResponse::Shell(p)) => assert_eq!(p.state, Some(ShellState::Disconnected)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(call(&service, &alice, &client.connect(&shell, None, None)).await, ResponseBody::Connect(_)));
+}

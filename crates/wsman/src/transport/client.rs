@@ -459,6 +459,11 @@ impl HttpTransport {
 
     async fn read_body(&mut self, body: hyper::body::Incoming) -> Result<Bytes, TransportError> {
         let limit = self.options.max_response_bytes;
+        // A declared Content-Length beyond the limit is refused from the headers, without waiting for the body.
+        if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
+            self.connection = None;
+            return Err(TransportError::ResponseTooLarge { limit });
+        }
         match tokio::time::timeout(self.options.request_timeout, Limited::new(body, limit).collect()).await {
             Err(_) => {
                 self.connection = None;
