@@ -141,6 +141,20 @@ impl Client {
         body: RequestBody,
         operation_timeout: Option<Duration>,
     ) -> Result<ResponseBody, Error> {
+        self.call_with_header(resource_uri, shell_id, options, body, operation_timeout, None).await.map(|r| r.1)
+    }
+
+    /// [`Client::call`] with a `wsmv:SequenceId` header when `sequence_id` is given, returning the response header
+    /// too.
+    async fn call_with_header(
+        &self,
+        resource_uri: &str,
+        shell_id: Option<Uuid>,
+        options: &[(&str, &str, bool)],
+        body: RequestBody,
+        operation_timeout: Option<Duration>,
+        sequence_id: Option<u64>,
+    ) -> Result<(Header, ResponseBody), Error> {
         let message_id = format!("uuid:{}", id_text(self.next_id(IdPurpose::MessageId)));
         let mut transport = self.inner.transport.lock().await;
         let options_ = &self.inner.options;
@@ -156,6 +170,7 @@ impl Client {
         if let Some(shell_id) = shell_id {
             header = header.with_shell_id(&id_text(shell_id));
         }
+        header.sequence_id = sequence_id;
         let envelope = Bytes::from(Request::new(header, body).to_bytes());
         let response = transport.exchange(envelope).await?;
         drop(transport);
@@ -166,25 +181,27 @@ impl Client {
             _ if response.status != 200 => {
                 Err(Error::MalformedResponse(format!("HTTP status {} without a fault", response.status)))
             }
-            body => Ok(body),
+            body => Ok((parsed.header, body)),
         }
     }
 
-    /// One Receive on the pool (`command_id` `None`) or a command; `Ok(None)` when the server's OperationTimeout
-    /// passed without data.
+    /// One Receive on the pool (`command_id` `None`) or a command, numbered `sequence_id` (see
+    /// [`crate::delivery`]); `Ok(None)` when the server's OperationTimeout passed without data.
     pub(crate) async fn receive(
         &self,
         shell_id: Uuid,
         command_id: Option<Uuid>,
         operation_timeout: Option<Duration>,
-    ) -> Result<Option<ReceiveResponse>, Error> {
+        sequence_id: u64,
+    ) -> Result<Option<(Header, ReceiveResponse)>, Error> {
         let resource_uri = self.inner.target.resource_uri();
         let body = RequestBody::Receive(Receive { streams: "stdout".to_owned(), command_id: command_id.map(id_text) });
+        let keep_alive = [(option::KEEPALIVE, "True", false)];
         match self
-            .call(&resource_uri, Some(shell_id), &[(option::KEEPALIVE, "True", false)], body, operation_timeout)
+            .call_with_header(&resource_uri, Some(shell_id), &keep_alive, body, operation_timeout, Some(sequence_id))
             .await
         {
-            Ok(ResponseBody::Receive(response)) => Ok(Some(response)),
+            Ok((header, ResponseBody::Receive(response))) => Ok(Some((header, response))),
             Ok(_) => Err(unexpected("ReceiveResponse")),
             Err(Error::Fault(fault)) if fault.kind() == FaultKind::TimedOut => Ok(None),
             Err(e) => Err(e),

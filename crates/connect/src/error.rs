@@ -32,6 +32,12 @@ pub enum Error {
         /// The session's InstanceId.
         instance_id: Uuid,
     },
+    /// The server does not know the command (fault 0x8033805B on a command): it finished and was released, or it
+    /// never ran in this session. The session itself is unaffected.
+    CommandNotFound {
+        /// The command's id (the pipeline's InstanceId).
+        pipeline_id: Uuid,
+    },
     /// The server holds the session disconnected (fault 0x803381C4): it was disconnected by this client, or the
     /// server disconnected it because the client stopped polling.
     SessionDisconnected {
@@ -76,6 +82,17 @@ pub enum Error {
     },
     /// No session matched.
     NoSuchSession(String),
+    /// The network failed and resending did not get through (`attempts` tries). The session is Disconnected; the
+    /// server keeps it, and, when it retains Receive responses (`pssession serve` does), its output too:
+    /// [`crate::Session::reconnect`] resumes receiving where it stopped, losing and repeating nothing.
+    ConnectionInterrupted {
+        /// The session's name.
+        name: String,
+        /// Requests sent, the first included.
+        attempts: u32,
+        /// The last network error.
+        source: TransportError,
+    },
     /// A command sent more than `MaximumReceivedDataSizePerCommand`.
     ReceivedDataLimitExceeded {
         /// The command.
@@ -96,6 +113,11 @@ impl fmt::Display for Error {
                 f,
                 "Cannot connect PSSession \"{name}\", either because it is not in the Disconnected state, or it is \
                  not available for connection. The session is connected to another client."
+            ),
+            Error::CommandNotFound { pipeline_id } => write!(
+                f,
+                "The command {pipeline_id} was not found on the server. It may have completed and been released, \
+                 or it never ran in this session."
             ),
             Error::SessionNotFound { instance_id } => write!(
                 f,
@@ -133,6 +155,12 @@ impl fmt::Display for Error {
                 write!(f, "{operation} did not complete within {} seconds", limit.as_secs())
             }
             Error::NoSuchSession(what) => write!(f, "no session matches {what}"),
+            Error::ConnectionInterrupted { name, attempts, source } => write!(
+                f,
+                "The network connection to session \"{name}\" was interrupted and {attempts} attempts to resume it \
+                 failed ({source}). The session is Disconnected; connect to it again to continue receiving its \
+                 output."
+            ),
             Error::ReceivedDataLimitExceeded { pipeline_id, limit } => {
                 write!(f, "command {pipeline_id} sent more than the MaximumReceivedDataSizePerCommand of {limit} bytes")
             }
@@ -143,7 +171,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Transport(e) => Some(e),
+            Error::Transport(e) | Error::ConnectionInterrupted { source: e, .. } => Some(e),
             Error::Protocol(e) => Some(e),
             _ => None,
         }

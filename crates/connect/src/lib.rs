@@ -19,6 +19,7 @@
 pub mod authentication;
 pub mod cli;
 mod client;
+pub mod delivery;
 pub mod error;
 pub mod exchange;
 pub mod fanout;

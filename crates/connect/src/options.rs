@@ -65,6 +65,10 @@ pub struct SessionOptions {
     pub idle_timeout: Option<Duration>,
     /// Output buffering while disconnected (`-OutputBufferingMode`).
     pub output_buffering_mode: OutputBufferingMode,
+    /// How many times a request that failed on the network is sent again before the session gives up and is
+    /// Disconnected (`-MaxConnectionRetryCount`, 5). Receives are only resent to a server that retains their
+    /// responses (see the crate README, "Nothing lost"); Disconnect, Reconnect and Signal always are.
+    pub max_connection_retry_count: u32,
     /// Redirects followed at most (`-MaximumRedirection`, 5); only with [`SessionOptions::allow_redirection`].
     pub maximum_connection_redirection_count: u32,
     /// Follow redirects (`-AllowRedirection`).
@@ -101,6 +105,7 @@ impl Default for SessionOptions {
             open_timeout: Duration::from_secs(180),
             idle_timeout: None,
             output_buffering_mode: OutputBufferingMode::None,
+            max_connection_retry_count: 5,
             maximum_connection_redirection_count: 5,
             allow_redirection: false,
             skip_ca_check: false,

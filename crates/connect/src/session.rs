@@ -8,19 +8,25 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use getrandom::SysRng;
 use pssession_psrp::client::{
     ClientEvent, ClientRunspacePool, PipelineEvent, PipelineSpec, PsInvocationState, RunspacePoolState,
 };
+use pssession_psrp::session_key::SecretText;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_duration};
+use crate::delivery::{Delivery, OutputLoss};
 use crate::error::Error;
 use crate::options::{MIN_IDLE_TIMEOUT, OutputBufferingMode};
 pub use crate::store::{Availability, SessionState};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
+use pssession_wsman::fault::FaultKind;
 use pssession_wsman::ops::{CommandLine, Connect, Disconnect, Reconnect, Send, Signal, SignalCode};
+use pssession_wsman::receive::ReceiveResponse;
 use pssession_wsman::shell::{BufferMode, ShellProperties, ShellState};
+use pssession_wsman::transport::TransportError;
 
 /// What the server reports about a session's shell (Create, Get, Enumerate).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,6 +203,13 @@ pub struct Session {
     /// next `receive`.
     pending: VecDeque<PipelineOutput>,
     last_activity: Instant,
+    /// Receive numbering, duplicate guard and Drop-mode losses ([`crate::delivery`]).
+    delivery: Delivery,
+}
+
+/// The pause before resending a request that failed on the network: 100 ms, growing with each attempt, at most 2 s.
+fn resend_delay(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(u64::from(attempt)).min(2000))
 }
 
 impl Session {
@@ -210,6 +223,7 @@ impl Session {
             shell,
             pending: VecDeque::new(),
             last_activity: Instant::now(),
+            delivery: Delivery::default(),
         }
     }
 
@@ -246,6 +260,96 @@ impl Session {
     /// The client this session talks through.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Output the server reported discarding while the session was disconnected in
+    /// [`OutputBufferingMode::Drop`] with a full buffer, per pipeline (cumulative counts of whole objects). Empty
+    /// when nothing was lost. In `Block` mode (and while connected) the server never discards output.
+    pub fn output_losses(&self) -> Vec<OutputLoss> {
+        self.delivery.losses()
+    }
+
+    /// Objects the server reported discarding for one pipeline (see [`Session::output_losses`]).
+    pub fn output_lost(&self, pipeline_id: Uuid) -> u64 {
+        self.delivery.lost(Some(pipeline_id))
+    }
+
+    /// Fragments received twice and discarded by the duplicate guard. A server that retains Receive responses
+    /// (see the README) never sends any; a non-zero count means the second guard caught a duplicate.
+    pub fn duplicates_discarded(&self) -> u64 {
+        self.delivery.duplicates()
+    }
+
+    /// One Receive for `target` (the pool, or a command), numbered for exactly-once delivery
+    /// ([`crate::delivery`]). When the server retains responses, a Receive that failed on the network is sent
+    /// again with the same number (up to `max_connection_retry_count` times); after that the session is
+    /// Disconnected ([`Error::ConnectionInterrupted`]) and [`Session::reconnect`] resumes it without losing or
+    /// repeating output. Duplicate fragments are removed and unfinished objects held back before the PSRP layer.
+    async fn receive_from(
+        &mut self,
+        target: Option<Uuid>,
+        wait: Option<Duration>,
+    ) -> Result<Option<ReceiveResponse>, Error> {
+        let id = self.instance_id();
+        let sequence = self.delivery.sequence(target);
+        let mut attempts = 0u32;
+        loop {
+            match self.client.receive(id, target, wait, sequence).await {
+                Ok(Some((header, mut response))) => {
+                    self.delivery.received(target, &header);
+                    let max_partial = self.client.options().maximum_received_object_size;
+                    for stream in &mut response.streams {
+                        let data = std::mem::take(&mut stream.data);
+                        stream.data = self.delivery.accept(target, data, max_partial);
+                    }
+                    return Ok(Some(response));
+                }
+                Ok(None) => return Ok(None),
+                Err(Error::Transport(e)) if self.delivery.server_retains() => {
+                    attempts += 1;
+                    if attempts > self.client.options().max_connection_retry_count {
+                        return Err(self.interrupted(e, attempts));
+                    }
+                    tokio::time::sleep(resend_delay(attempts)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The network failed for good while the server holds the session: like PowerShell's robust connections, the
+    /// session becomes Disconnected (the server keeps it and its output), to be resumed with
+    /// [`Session::reconnect`].
+    fn interrupted(&mut self, source: TransportError, attempts: u32) -> Error {
+        if self.pool.state() != RunspacePoolState::Opened {
+            return self.broken(Error::Transport(source));
+        }
+        let _ = self.pool.disconnect_completed();
+        self.state = SessionState::Disconnected;
+        self.availability = Availability::None;
+        Error::ConnectionInterrupted { name: self.name.clone(), attempts, source }
+    }
+
+    /// Sends `body` for this session's shell, sending it again (up to `max_connection_retry_count` times) while
+    /// the network fails. Only for requests that are safe to repeat, or whose repetition the caller recognises
+    /// (the returned count says whether the outcome came from a resend).
+    async fn call_resending(
+        &self,
+        options: &[(&str, &str, bool)],
+        body: RequestBody,
+    ) -> (Result<ResponseBody, Error>, u32) {
+        let resource_uri = self.client.target().resource_uri();
+        let id = self.instance_id();
+        let mut resends = 0u32;
+        loop {
+            match self.client.call(&resource_uri, Some(id), options, body.clone(), None).await {
+                Err(Error::Transport(_)) if resends < self.client.options().max_connection_retry_count => {
+                    resends += 1;
+                    tokio::time::sleep(resend_delay(resends)).await;
+                }
+                outcome => return (outcome, resends),
+            }
+        }
     }
 
     /// A Get-PSSession row for this session.
@@ -299,6 +403,11 @@ impl Session {
                 ClientEvent::Pipeline { pipeline_id, event } => {
                     self.pending.push_back(PipelineOutput { pipeline_id, event });
                 }
+                // The server has a SecureString for us: queue PUBLIC_KEY (sent by the next pool flush).
+                ClientEvent::PublicKeyRequested => {
+                    self.pool.start_key_exchange(&mut SysRng)?;
+                }
+                ClientEvent::EncryptedSessionKey => self.pool.complete_key_exchange(&mut SysRng)?,
                 ClientEvent::StateChanged { state: RunspacePoolState::Broken | RunspacePoolState::Closed, error } => {
                     self.state = SessionState::Broken;
                     self.availability = Availability::None;
@@ -336,7 +445,7 @@ impl Session {
                     limit: self.client.options().open_timeout,
                 });
             }
-            let outcome = self.client.receive(self.instance_id(), None, None).await?;
+            let outcome = self.receive_from(None, None).await?;
             if let Some(response) = outcome {
                 for stream in response.streams {
                     let events = self.pool.receive(stream.data)?;
@@ -383,7 +492,7 @@ impl Session {
         // The server follows a Connect with APPLICATION_PRIVATE_DATA on the pool stream (protocol.md §3.3); fetch
         // it, but do not wait a full OperationTimeout for a server that sends nothing.
         let wait = self.client.options().operation_timeout.min(POST_CONNECT_RECEIVE_WAIT);
-        let outcome = if private_data_received { Ok(None) } else { self.client.receive(id, None, Some(wait)).await };
+        let outcome = if private_data_received { Ok(None) } else { self.receive_from(None, Some(wait)).await };
         match outcome {
             Ok(Some(response)) => {
                 for stream in response.streams {
@@ -418,6 +527,12 @@ impl Session {
     /// [`Session::receive_pipeline`] or [`Session::receive`].
     pub async fn start(&mut self, spec: &PipelineSpec) -> Result<Uuid, Error> {
         self.require_opened("invoke a command in")?;
+        // Pool data queued earlier (a PUBLIC_KEY the server asked for) goes first: the Command carries only the
+        // pipeline's own payload.
+        self.flush_pool_sends().await?;
+        if spec.has_secure_strings() {
+            self.exchange_keys().await?;
+        }
         let pipeline_id = self.client.next_id(crate::ids::IdPurpose::Pipeline);
         self.pool.create_pipeline(pipeline_id, spec)?;
         let first = self
@@ -453,6 +568,48 @@ impl Session {
         self.availability = Availability::Busy;
         self.last_activity = Instant::now();
         Ok(pipeline_id)
+    }
+
+    /// The SecureString key exchange (pypsrp's `exchange_keys`, what PowerShell does before it serializes the
+    /// first SecureString): sends PUBLIC_KEY with a fresh RSA-2048 key pair and receives on the pool until the
+    /// server's ENCRYPTED_SESSION_KEY is opened, within OpenTimeout. Does nothing once the key is known.
+    /// [`Session::start`] calls it for a pipeline with SecureString parameters.
+    pub async fn exchange_keys(&mut self) -> Result<(), Error> {
+        self.require_opened("exchange the session key with")?;
+        if self.pool.session_key().is_some() {
+            return Ok(());
+        }
+        self.pool.start_key_exchange(&mut SysRng)?;
+        self.flush_pool_sends().await?;
+        let deadline = Instant::now() + self.client.options().open_timeout;
+        let id = self.instance_id();
+        while self.pool.session_key().is_none() {
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    operation: "exchanging the session key",
+                    limit: self.client.options().open_timeout,
+                });
+            }
+            let outcome = match self.receive_from(None, None).await {
+                Ok(outcome) => outcome,
+                Err(e) => return Err(self.broken(map_fault(e, id, &self.name))),
+            };
+            if let Some(response) = outcome {
+                for stream in response.streams {
+                    let events = self.pool.receive(stream.data).map_err(|e| self.broken(Error::Protocol(e)))?;
+                    self.handle_pool_events(events)?;
+                }
+            }
+        }
+        self.last_activity = Instant::now();
+        Ok(())
+    }
+
+    /// The text of a SecureString the server sent: the bytes of a [`pssession_psrp::clixml::PsValue::SecureString`] found in an output
+    /// object (e.g. `Clixml::value()` of `ConvertTo-SecureString`'s output). Needs the session key of this client
+    /// session ([`Session::exchange_keys`]).
+    pub fn decrypt_secure_string(&self, ciphertext: &[u8]) -> Result<SecretText, Error> {
+        Ok(self.pool.decrypt_secure_string(ciphertext)?)
     }
 
     /// Sends input objects to a running pipeline started with `no_input` false (PIPELINE_INPUT, with Send on
@@ -529,8 +686,16 @@ impl Session {
         let limit = self.client.options().maximum_received_data_size_per_command;
         let mut received = 0usize;
         while !state.is_finished() && !done_seen {
-            let outcome = match self.client.receive(id, Some(pipeline_id), None).await {
+            let outcome = match self.receive_from(Some(pipeline_id), None).await {
                 Ok(outcome) => outcome,
+                Err(Error::Fault(fault)) if command_unknown(&fault, id) => {
+                    // The shell is fine; only this command is gone.
+                    self.pool.remove_pipeline(pipeline_id);
+                    if !self.pool.pipelines().any(|p| !p.state().is_finished()) {
+                        self.availability = Availability::Available;
+                    }
+                    return Err(Error::CommandNotFound { pipeline_id });
+                }
                 Err(e) => return Err(self.broken(map_fault(e, id, &self.name))),
             };
             self.last_activity = Instant::now();
@@ -555,14 +720,19 @@ impl Session {
                     }
                 }
             }
+            // A PUBLIC_KEY the server asked for while the pipeline runs must reach it before the pipeline can go on.
+            if self.pool.next_payload_target() == Some(Uuid::nil()) {
+                self.flush_pool_sends().await?;
+            }
             if response.command_state.as_ref().is_some_and(|c| c.is_done()) {
                 done_seen = true;
             }
         }
-        // Release the command on the server, as PowerShell and pypsrp do after Done.
-        let resource_uri = self.client.target().resource_uri();
+        // Release the command on the server, as PowerShell and pypsrp do after Done. Its output is complete
+        // whatever the answer (a resent Terminate finds the command already gone).
         let body = RequestBody::Signal(Signal { command_id: Some(id_text(pipeline_id)), code: SignalCode::Terminate });
-        let _ = self.client.call(&resource_uri, Some(id), &[], body, None).await;
+        let _ = self.call_resending(&[], body).await;
+        self.delivery.forget(Some(pipeline_id));
         self.pool.remove_pipeline(pipeline_id);
         if !self.pool.pipelines().any(|p| !p.state().is_finished()) {
             self.availability = Availability::Available;
@@ -570,18 +740,42 @@ impl Session {
         Ok(state)
     }
 
+    /// Receive-PSSession for a command known only by its id: one this client session started that the pool does
+    /// not track (a command started by an earlier process of the same client session, whose id was kept). The
+    /// command is registered as running and received like [`Session::receive_pipeline`]. A command the server
+    /// does not know is [`Error::CommandNotFound`]; the session stays usable.
+    pub async fn receive_command(
+        &mut self,
+        command_id: Uuid,
+        sink: impl FnMut(PipelineOutput),
+    ) -> Result<PsInvocationState, Error> {
+        self.require_opened("receive output from")?;
+        if self.pool.pipeline(command_id).is_none() {
+            self.pool.adopt_pipeline(command_id)?;
+            self.pool.pipeline_connected(command_id)?;
+        }
+        self.receive_pipeline(command_id, sink).await
+    }
+
     /// Receive-PSSession: the output of every reattached or running pipeline, until each finishes, in arrival
     /// order per pipeline.
     pub async fn receive(&mut self) -> Result<Vec<PipelineOutput>, Error> {
+        let mut out = Vec::new();
+        self.receive_each(|o| out.push(o)).await?;
+        Ok(out)
+    }
+
+    /// [`Session::receive`] handing each event to `sink` as it arrives, so that memory stays bounded by what one
+    /// Receive carries however much output there is.
+    pub async fn receive_each(&mut self, mut sink: impl FnMut(PipelineOutput)) -> Result<(), Error> {
         self.require_opened("receive output from")?;
         let mut ids: Vec<Uuid> = self.pool.pipelines().filter(|p| !p.state().is_finished()).map(|p| p.id()).collect();
         ids.sort();
-        let mut out = Vec::new();
         for id in ids {
-            self.receive_pipeline(id, |o| out.push(o)).await?;
+            self.receive_pipeline(id, &mut sink).await?;
         }
-        out.extend(self.pending.drain(..));
-        Ok(out)
+        self.pending.drain(..).for_each(sink);
+        Ok(())
     }
 
     /// Stops a running pipeline (Signal `crtl_c`).
@@ -609,7 +803,6 @@ impl Session {
             }
         }
         self.pool.disconnect_started()?;
-        let resource_uri = self.client.target().resource_uri();
         let buffer_mode = match mode {
             OutputBufferingMode::None => None,
             OutputBufferingMode::Block => Some(BufferMode::Block),
@@ -617,8 +810,19 @@ impl Session {
         };
         let body = RequestBody::Disconnect(Disconnect { idle_timeout: idle_timeout.map(xs_duration), buffer_mode });
         let id = self.instance_id();
-        if let Err(e) = self.client.call(&resource_uri, Some(id), &[], body, None).await {
-            return Err(self.broken(map_fault(e, id, &self.name)));
+        // Tell a server that retains Receive responses what this client has processed, so that a client that
+        // connects next is not handed it again.
+        let acks = self.delivery.acknowledgements();
+        let options: Vec<(&str, &str, bool)> =
+            acks.as_deref().map(|a| (pssession_wsman::header::option::RECEIVE_ACK, a, false)).into_iter().collect();
+        match self.call_resending(&options, body).await {
+            (Ok(_), _) => {}
+            // The first Disconnect took effect but its answer was lost: the resend finds the shell disconnected.
+            (Err(Error::Fault(fault)), resends) if resends > 0 && fault.kind() == FaultKind::ShellDisconnected => {}
+            // The network is down: whether or not the Disconnect got through, the server still holds the session
+            // for this client, and a Reconnect resumes it either way.
+            (Err(Error::Transport(source)), resends) => return Err(self.interrupted(source, resends + 1)),
+            (Err(e), _) => return Err(self.broken(map_fault(e, id, &self.name))),
         }
         self.pool.disconnect_completed()?;
         if let Some(idle) = idle_timeout {
@@ -649,11 +853,13 @@ impl Session {
             }
             SessionState::Disconnected => {}
         }
-        let resource_uri = self.client.target().resource_uri();
         let id = self.instance_id();
         self.pool.reconnect_started()?;
         let body = RequestBody::Reconnect(Reconnect { command_id: None, buffer_mode: None });
-        match self.client.call(&resource_uri, Some(id), &[], body, None).await {
+        // Reconnect is safe to resend: the server answers success when the shell is already connected to this
+        // client session.
+        let (outcome, resends) = self.call_resending(&[], body).await;
+        match outcome {
             Ok(_) => {
                 self.pool.reconnect_completed()?;
                 self.state = SessionState::Opened;
@@ -667,10 +873,15 @@ impl Session {
                 for pipeline_id in disconnected {
                     let body =
                         RequestBody::Reconnect(Reconnect { command_id: Some(id_text(pipeline_id)), buffer_mode: None });
-                    self.client
-                        .call(&resource_uri, Some(id), &[], body, None)
-                        .await
-                        .map_err(|e| map_fault(e, id, &self.name))?;
+                    match self.call_resending(&[], body).await {
+                        (Ok(_), _) => {}
+                        // The network failed between the pool and its commands: back to Disconnected, so that the
+                        // next reconnect does it all again.
+                        (Err(Error::Transport(source)), resends) => {
+                            return Err(self.interrupted(source, resends + 1));
+                        }
+                        (Err(e), _) => return Err(map_fault(e, id, &self.name)),
+                    }
                     self.pool.pipeline_connected(pipeline_id)?;
                     self.availability = Availability::Busy;
                 }
@@ -680,6 +891,11 @@ impl Session {
             Err(Error::Fault(fault)) if held_elsewhere(&fault) => {
                 self.pool.connect_refused()?;
                 self.connect_fallback().await
+            }
+            Err(Error::Transport(source)) => {
+                // The network is still down; the server may well hold the session: it stays Disconnected.
+                self.pool.connect_refused()?;
+                Err(Error::ConnectionInterrupted { name: self.name.clone(), attempts: resends + 1, source })
             }
             Err(e) => {
                 let _ = self.pool.connect_refused();
@@ -705,7 +921,7 @@ impl Session {
     pub async fn keep_alive(&mut self, wait: Duration) -> Result<(), Error> {
         self.require_opened("keep alive")?;
         let id = self.instance_id();
-        let outcome = self.client.receive(id, None, Some(wait)).await.map_err(|e| map_fault(e, id, &self.name))?;
+        let outcome = self.receive_from(None, Some(wait)).await.map_err(|e| map_fault(e, id, &self.name))?;
         if let Some(response) = outcome {
             for stream in response.streams {
                 let events = self.pool.receive(stream.data)?;
@@ -747,6 +963,16 @@ impl Session {
         self.state = SessionState::Closed;
         result
     }
+}
+
+/// Whether an InvalidSelectors fault on a command Receive is about the command rather than the shell: Windows names
+/// the ShellId in the text of an unknown shell (in any language), never in that of an unknown command.
+fn command_unknown(fault: &pssession_wsman::fault::WsmanFault, shell_id: Uuid) -> bool {
+    use pssession_wsman::fault::FaultKind;
+    let names_shell = |text: &str| text.to_uppercase().contains(&id_text(shell_id).to_uppercase());
+    fault.kind() == FaultKind::InvalidSelectors
+        && !fault.message.as_deref().is_some_and(names_shell)
+        && !names_shell(fault.text())
 }
 
 #[cfg(test)]

@@ -124,6 +124,18 @@ impl Sessions<'_> {
         }
     }
 
+    /// Marks every record of `instance_id` Broken (Availability None): the server no longer has the session
+    /// (removed, idle timeout expired, server restarted). Returns how many records changed.
+    pub fn mark_broken(&mut self, instance_id: Uuid) -> usize {
+        let mut changed = 0;
+        for record in self.file.sessions.iter_mut().filter(|r| r.instance_id == instance_id) {
+            record.state = SessionState::Broken;
+            record.availability = Availability::None;
+            changed += 1;
+        }
+        changed
+    }
+
     /// Forgets the session with local Id `id` (Remove-PSSession); its Id is not reused.
     pub fn remove(&mut self, id: u32) -> Option<SessionRecord> {
         let index = self.file.sessions.iter().position(|r| r.id == id)?;
@@ -292,6 +304,24 @@ mod tests {
             state: SessionState::Opened,
             availability: Availability::Available,
         }
+    }
+
+    #[test]
+    fn a_session_the_server_lost_is_marked_broken() {
+        let store = scratch("broken");
+        store.update(|s| s.upsert(session("Lost", 1))).unwrap();
+        store.update(|s| s.upsert(session("Kept", 2))).unwrap();
+        assert_eq!(store.update(|s| s.mark_broken(Uuid::from_u128(1))).unwrap(), 1);
+        assert_eq!(store.update(|s| s.mark_broken(Uuid::from_u128(9))).unwrap(), 0);
+        let states: Vec<(String, SessionState, Availability)> =
+            store.list().unwrap().into_iter().map(|r| (r.name, r.state, r.availability)).collect();
+        assert_eq!(
+            states,
+            vec![
+                ("Lost".to_owned(), SessionState::Broken, Availability::None),
+                ("Kept".to_owned(), SessionState::Opened, Availability::Available),
+            ]
+        );
     }
 
     #[test]

@@ -353,3 +353,147 @@ async fn input_objects_reach_the_script_and_come_back() {
         ],
     );
 }
+
+/// pypsrp's fixed RSA key pair of test_psrp_multiple_commands (its test pins it), from the data file the psrp crate's
+/// session-key tests share.
+fn pypsrp_key_pair() -> pssession::psrp::session_key::ClientKeyPair {
+    let fields: std::collections::BTreeMap<&str, Vec<u8>> =
+        include_str!("../../psrp/tests/data/pypsrp_session_key_exchange.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(k, _)| ["n", "e", "d", "p", "q"].contains(k))
+            .map(|(k, v)| {
+                let v = if v.len() % 2 == 1 { format!("0{v}") } else { v.to_owned() };
+                let bytes = (0..v.len()).step_by(2).map(|i| u8::from_str_radix(&v[i..i + 2], 16).expect("hex"));
+                (k, bytes.collect())
+            })
+            .collect();
+    pssession::psrp::session_key::ClientKeyPair::from_components(
+        &fields["n"],
+        &fields["e"],
+        &fields["d"],
+        &fields["p"],
+        &fields["q"],
+    )
+    .expect("pypsrp key pair")
+}
+
+/// The session key Windows chose in a recording: its ENCRYPTED_SESSION_KEY, opened with pypsrp's key pair.
+fn recorded_session_key(name: &str) -> pssession::psrp::session_key::SessionKey {
+    use pssession::psrp::messages::{EncryptedSessionKey, MessageBody};
+    let path = pssession_testkit::fixture(&format!("pypsrp-windows-traces/{name}.yml"));
+    let decoded = pssession::trace::decode(&Trace::load(&path).expect("trace loads"));
+    let message = decoded
+        .exchanges
+        .iter()
+        .filter_map(|x| x.response.as_ref())
+        .flat_map(|r| &r.messages)
+        .find(|m| m.message_type == pssession::psrp::MessageType::EncryptedSessionKey)
+        .expect("the recording has an ENCRYPTED_SESSION_KEY");
+    let body = EncryptedSessionKey::from_value(&message.body).expect("body");
+    pypsrp_key_pair().decrypt_session_key(&mut getrandom::SysRng, &body).expect("Windows' session key")
+}
+
+#[tokio::test]
+async fn secure_strings_travel_with_the_session_key_through_several_statements() {
+    use pssession::psrp::client::CommandSpec;
+    use pssession::psrp::clixml::PsValue;
+    use pssession::psrp::session_key::SecretText;
+    let name = "test_psrp_multiple_commands";
+    let replay = replay(name).with_session_key(recorded_session_key(name));
+    let ids = ids(&replay);
+    let client = client(&replay, &ids);
+    let mut session = client.new_session("secure").await.expect("new session");
+
+    // pypsrp's statements: a SecureString parameter, reading it back, ConvertTo-SecureString, Unicode text (with
+    // `_x000A_` literally and a surrogate pair), a positional argument, a native command, an integer, an object.
+    let unicode = "こんにちは - actual_x000A_string\nnewline: \u{10437}";
+    let command = CommandSpec::command;
+    let spec = pssession::PipelineSpec::commands(vec![
+        command("Set-Variable").parameter("Name", "sec_string").secure_parameter("Value", SecretText::from("Hello World")),
+    ])
+    .add_statement(vec![CommandSpec::script(
+        "[System.Runtime.InteropServices.marshal]::PtrToStringAuto([System.Runtime.InteropServices.marshal]::SecureStringToBSTR($sec_string))",
+    )])
+    .add_statement(vec![command("ConvertTo-SecureString").parameter("String", "abc").switch("AsPlainText").switch("Force")])
+    .add_statement(vec![command("Set-Variable").parameter("Name", "unicode_string").parameter("Value", unicode)])
+    .add_statement(vec![CommandSpec::script("$unicode_string")])
+    .add_statement(vec![command("cmd.exe").argument("/c echo hi")])
+    .add_statement(vec![command("whoami.exe")])
+    .add_statement(vec![command("Set-Variable").parameter("Name", "integer").parameter_value("Value", PsValue::I32(123))])
+    .add_statement(vec![CommandSpec::script("$integer")])
+    .add_statement(vec![command("Get-Service").parameter("Name", "winrm")]);
+    assert!(spec.has_secure_strings());
+
+    let outputs = session.invoke(&spec).await.expect("invoke");
+    assert!(session.runspace_pool().session_key().is_some(), "the key exchange ran before CREATE_PIPELINE");
+    let rendered: Vec<String> = outputs.iter().map(|o| render(&o.event)).collect();
+    assert_eq!(
+        rendered,
+        [
+            "out:Hello World".to_owned(),
+            "out:System.Security.SecureString".to_owned(),
+            format!("out:{unicode}"),
+            "out:hi\"".to_owned(),
+            "out:win-nnmu24vvkj0\\vagrant".to_owned(),
+            "out:123".to_owned(),
+            "out:winrm".to_owned(),
+            "state:Completed".to_owned(),
+        ]
+    );
+    // The SecureString ConvertTo-SecureString returned, decrypted on request.
+    let PipelineEvent::Output(secure) = &outputs[1].event else { panic!("output expected") };
+    let PsValue::SecureString(ciphertext) = secure.value().expect("clixml") else { panic!("a SecureString") };
+    assert_eq!(session.decrypt_secure_string(&ciphertext).expect("decrypt").expose(), "abc");
+    session.remove().await.expect("remove");
+    assert_complete(
+        &replay.report(),
+        &[
+            Difference::NameOnCreate,
+            Difference::GuidByteOrder,
+            Difference::Bom,
+            Difference::TerminateAfterDone,
+            Difference::CommandLineText,
+            Difference::ClientPublicKey,
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_differing_public_key_without_a_session_key_is_a_mismatch() {
+    use pssession::psrp::client::CommandSpec;
+    use pssession::psrp::session_key::SecretText;
+    let replay = replay("test_psrp_multiple_commands");
+    let ids = ids(&replay);
+    let client = client(&replay, &ids);
+    let mut session = client.new_session("secure").await.expect("new session");
+    let spec = pssession::PipelineSpec::commands(vec![
+        CommandSpec::command("Set-Variable").secure_parameter("Value", SecretText::from("Hello World")),
+    ]);
+    session.start(&spec).await.expect_err("our PUBLIC_KEY is not pypsrp's");
+    let report = replay.report();
+    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    assert!(report.mismatches[0].contains("PUBLIC_KEY"), "{}", report.mismatches[0]);
+}
+
+#[tokio::test]
+async fn receiving_a_command_the_server_does_not_know_is_command_not_found() {
+    // pypsrp polled a CommandId no Command created; Windows answered 0x8033805B naming no ShellId.
+    let replay = replay("test_psrp_receive_failure");
+    let ids = ids(&replay);
+    let client = client(&replay, &ids);
+    let mut session = client.new_session("failure").await.expect("new session");
+    let command = uuid("D1BF48DA-B26C-4F4A-BE52-B382AC20DD1F");
+    let mut seen = Vec::new();
+    match session.receive_command(command, |o| seen.push(o)).await {
+        Err(pssession::Error::CommandNotFound { pipeline_id }) => assert_eq!(pipeline_id, command),
+        other => panic!("expected CommandNotFound, got {other:?}"),
+    }
+    assert!(seen.is_empty());
+    // Only the command is gone: the session is still usable.
+    assert_eq!((session.state(), session.availability()), (SessionState::Opened, Availability::Available));
+    assert!(session.runspace_pool().pipeline(command).is_none());
+    session.remove().await.expect("remove");
+    assert_complete(&replay.report(), &[Difference::NameOnCreate, Difference::GuidByteOrder, Difference::Bom]);
+}

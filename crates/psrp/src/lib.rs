@@ -20,6 +20,7 @@ pub mod fragment;
 pub mod fragmenter;
 pub mod message;
 pub mod messages;
+pub mod session_key;
 
 pub use defragment::{DefragmentError, Defragmenter, DefragmenterLimits, ReassembledObject};
 pub use fragment::{FRAGMENT_HEADER_LEN, Fragment, FragmentError, FragmentHeader};

@@ -15,7 +15,7 @@ use pssession_wsman::enumeration::{EnumItem, Enumerate, EnumerateResponse, Pull,
 use pssession_wsman::envelope::{Limits, Request, RequestBody, Response, ResponseBody, parse_request};
 use pssession_wsman::error::EnvelopeError;
 use pssession_wsman::fault::WsmanFault;
-use pssession_wsman::header::{Header, Selector, resource};
+use pssession_wsman::header::{Header, Selector, WsmanOption, option, resource};
 use pssession_wsman::ops::{
     CommandLine, CommandResponse, Config, Connect, ConnectResponse, CreateResponse, CreateShell, Disconnect,
     GetResponse, Receive, Reconnect, Send, Signal,
@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::config::ServiceConfig;
-use crate::output::{BufferPolicy, NoData, OutputBuffer, OutputSink, lock};
+use crate::output::{BufferPolicy, NoData, OutputBuffer, OutputSink, ReceiveSequence, lock};
 use crate::plugin::{Plugin, ShellInfo};
 use crate::shell::{Command, Registry, Shell, ShellStatus, id_text, user_key};
 
@@ -104,6 +104,45 @@ fn new_message_id() -> String {
 
 type OpResult = Result<ResponseBody, WsmanFault>;
 
+/// A successful operation's answer: the body, and what a sequenced Receive adds to the response header.
+struct Answer {
+    body: ResponseBody,
+    /// The `wsmv:SequenceId` echoed by a sequenced Receive (it tells the client this server retains responses).
+    sequence_id: Option<u64>,
+    /// Whole objects discarded in Drop mode for the target, reported as the `PSSESSION_OUTPUT_DROPPED` option.
+    dropped_objects: u64,
+}
+
+impl From<ResponseBody> for Answer {
+    fn from(body: ResponseBody) -> Self {
+        Answer { body, sequence_id: None, dropped_objects: 0 }
+    }
+}
+
+/// The response envelope of `answer` to `request`.
+fn reply_to(request: &Header, answer: Answer, message_id: &str) -> Response {
+    let mut response = Response::reply(request, answer.body, message_id);
+    response.header.sequence_id = answer.sequence_id;
+    if answer.dropped_objects > 0 {
+        response.header.options.push(WsmanOption {
+            name: option::OUTPUT_DROPPED.to_owned(),
+            value: answer.dropped_objects.to_string(),
+            must_comply: false,
+        });
+    }
+    response
+}
+
+/// Whether a Receive is sequenced: it carries `wsmv:SequenceId` without `wsmv:OperationID`. PowerShell's native
+/// client sends both on every request (MS-WSMV robust connections, which this server does not implement and must
+/// then ignore), so only the SequenceId-alone form of this crate's client is taken as numbering Receives.
+fn receive_sequence(h: &Header) -> Option<ReceiveSequence> {
+    match (h.sequence_id, &h.operation_id) {
+        (Some(id), None) => Some(ReceiveSequence { id, session: h.session_id.clone() }),
+        _ => None,
+    }
+}
+
 impl Service {
     /// A service with `plugins`: configuration name (the last ResourceURI segment, matched case-insensitively)
     /// → plugin. Register the PowerShell plugin under [`DEFAULT_CONFIGURATION`].
@@ -160,8 +199,8 @@ impl Service {
         }
         let result = self.dispatch(caller, &request).await;
         match result {
-            Ok(body) => {
-                let response = Response::reply(&request.header, body, &new_message_id());
+            Ok(answer) => {
+                let response = reply_to(&request.header, answer, &new_message_id());
                 EnvelopeReply { status: 200, body: response.to_bytes() }
             }
             Err(fault) => self.fault_reply(Some(&request.header), fault),
@@ -191,14 +230,14 @@ impl Service {
         Ok(size)
     }
 
-    async fn dispatch(&self, caller: &Caller, request: &Request) -> OpResult {
+    async fn dispatch(&self, caller: &Caller, request: &Request) -> Result<Answer, WsmanFault> {
         let h = &request.header;
         let envelope_size = self.envelope_size(h)?;
-        match &request.body {
+        let body = match &request.body {
+            RequestBody::Receive(b) => return self.receive(caller, h, b, envelope_size).await,
             RequestBody::Create(b) => self.create(caller, h, b, envelope_size),
             RequestBody::Command(b) => self.command(caller, h, b),
             RequestBody::Send(b) => self.send(caller, h, b),
-            RequestBody::Receive(b) => self.receive(caller, h, b, envelope_size).await,
             RequestBody::Signal(b) => self.signal(caller, h, b),
             RequestBody::Delete => self.delete(caller, h),
             RequestBody::Get => self.get(caller, h),
@@ -208,7 +247,8 @@ impl Service {
             RequestBody::Enumerate(b) => self.enumerate(caller, h, b),
             RequestBody::Pull(b) => self.pull(caller, b),
             RequestBody::Release(b) => self.release(caller, b),
-        }
+        };
+        body.map(Answer::from)
     }
 
     // ----- lookups and checks -------------------------------------------------------------------------------
@@ -407,7 +447,13 @@ impl Service {
         Ok(ResponseBody::Send)
     }
 
-    async fn receive(&self, caller: &Caller, h: &Header, body: &Receive, envelope_size: usize) -> OpResult {
+    async fn receive(
+        &self,
+        caller: &Caller,
+        h: &Header,
+        body: &Receive,
+        envelope_size: usize,
+    ) -> Result<Answer, WsmanFault> {
         let m = self.machine();
         let shell = self.shell_of(caller, h)?;
         let command = body.command_id.as_deref().map(|t| self.command_id(t)).transpose()?;
@@ -431,7 +477,8 @@ impl Service {
         let deadline = Instant::now() + wait;
         let stream_name = body.streams.split_whitespace().next().unwrap_or("stdout").to_owned();
         let command_text = command.map(id_text);
-        let (fixed, per_stream) = receive_costs(h, &stream_name, command_text.as_deref());
+        let sequence = receive_sequence(h);
+        let (fixed, per_stream) = receive_costs(h, &stream_name, command_text.as_deref(), sequence.is_some());
         let mut room = envelope_size.saturating_sub(fixed + SAFETY_MARGIN);
         let fits = |len: usize| {
             let cost = per_stream + len.div_ceil(3) * 4;
@@ -443,7 +490,7 @@ impl Service {
                 false
             }
         };
-        let taken = buffer.receive(deadline, fits).await;
+        let taken = buffer.receive(deadline, sequence.as_ref(), fits).await;
         lock(&shell.status).last_activity = Instant::now();
         match taken {
             Ok(taken) => {
@@ -454,7 +501,7 @@ impl Service {
                         name: stream_name.clone(),
                         command_id: command_text.clone(),
                         end: false,
-                        data: Bytes::from(f),
+                        data: f,
                     })
                     .collect();
                 let command_state = taken.done.map(|code| CommandState {
@@ -462,8 +509,13 @@ impl Service {
                     state: COMMAND_DONE.to_owned(),
                     exit_code: Some(code),
                 });
-                Ok(ResponseBody::Receive(ReceiveResponse { streams, command_state }))
+                Ok(Answer {
+                    body: ResponseBody::Receive(ReceiveResponse { streams, command_state }),
+                    sequence_id: sequence.map(|s| s.id),
+                    dropped_objects: taken.dropped_objects,
+                })
             }
+            Err(NoData::OutOfSequence { requested, expected }) => Err(out_of_sequence(requested, expected, m)),
             Err(NoData::TimedOut | NoData::Disconnected) => Err(WsmanFault::timed_out(m)),
             Err(NoData::Closed) if command.is_some() && !lock(&shell.status).deleted => {
                 Err(WsmanFault::invalid_selectors_command(m))
@@ -537,6 +589,9 @@ impl Service {
             }
             if let Some(mode) = body.buffer_mode {
                 status.buffer_mode = mode;
+            }
+            if let Some(acks) = h.option(option::RECEIVE_ACK) {
+                acknowledge(&shell, &status, &acks.value);
             }
             status.connected = false;
             status.generation += 1;
@@ -742,6 +797,20 @@ impl Service {
     }
 }
 
+/// Applies a Disconnect's `PSSESSION_RECEIVE_ACK` entries (`pool=N`, `<CommandId>=N`); malformed entries are
+/// ignored, as the option is advisory (without it a retained response is handed to the next client again).
+fn acknowledge(shell: &Shell, status: &ShellStatus, entries: &str) {
+    for entry in entries.split_whitespace() {
+        let Some((target, sequence)) = entry.split_once('=') else { continue };
+        let Ok(sequence) = sequence.parse::<u64>() else { continue };
+        if target.eq_ignore_ascii_case("pool") {
+            shell.pool_output.acknowledge(sequence);
+        } else if let Some(command) = Uuid::parse_str(target).ok().and_then(|c| status.commands.get(&c)) {
+            command.output.acknowledge(sequence);
+        }
+    }
+}
+
 /// Whether a request's SessionId may act for the session that holds the shell. Clients that send no SessionId
 /// (Windows 7-era) cannot be told apart and are accepted.
 fn same_session(owner: Option<&str>, request: Option<&str>) -> bool {
@@ -756,16 +825,21 @@ fn non_empty(text: &str, default: &str) -> String {
 }
 
 /// The fixed bytes of a ReceiveResponse (envelope, header, a Done CommandState) and the bytes each `rsp:Stream`
-/// adds besides its base64 text.
-fn receive_costs(request: &Header, stream: &str, command: Option<&str>) -> (usize, usize) {
+/// adds besides its base64 text. A `sequenced` response also carries the echoed SequenceId and, at worst, the
+/// dropped-output option.
+fn receive_costs(request: &Header, stream: &str, command: Option<&str>, sequenced: bool) -> (usize, usize) {
     let state = Some(CommandState {
         command_id: command.map(str::to_owned),
         state: COMMAND_DONE.to_owned(),
         exit_code: Some(i64::from(i32::MIN)),
     });
-    let header = request.clone();
+    let answer = |body: ReceiveResponse| Answer {
+        body: ResponseBody::Receive(body),
+        sequence_id: sequenced.then_some(u64::MAX),
+        dropped_objects: u64::MAX,
+    };
     let empty = ReceiveResponse { streams: Vec::new(), command_state: state.clone() };
-    let fixed = Response::reply(&header, ResponseBody::Receive(empty), &new_message_id()).to_bytes().len();
+    let fixed = reply_to(request, answer(empty), &new_message_id()).to_bytes().len();
     let one = ReceiveResponse {
         streams: vec![Stream {
             name: stream.to_owned(),
@@ -775,7 +849,7 @@ fn receive_costs(request: &Header, stream: &str, command: Option<&str>) -> (usiz
         }],
         command_state: state,
     };
-    let with_one = Response::reply(&header, ResponseBody::Receive(one), &new_message_id()).to_bytes().len();
+    let with_one = reply_to(request, answer(one), &new_message_id()).to_bytes().len();
     (fixed, with_one.saturating_sub(fixed))
 }
 
@@ -784,7 +858,7 @@ fn max_fragment_size(envelope_size: usize) -> usize {
     let mut header = Header::response("", Some(&new_message_id()), &new_message_id());
     header.activity_id = None;
     let command = id_text(Uuid::nil());
-    let (fixed, per_stream) = receive_costs(&header, "stdout", Some(&command));
+    let (fixed, per_stream) = receive_costs(&header, "stdout", Some(&command), true);
     base64_capacity(envelope_size.saturating_sub(fixed + per_stream + SAFETY_MARGIN))
 }
 
@@ -824,6 +898,15 @@ fn destination_unreachable(configuration: &str, machine: &str) -> WsmanFault {
     );
     f.code = "Sender".to_owned();
     f.subcode = Some("DestinationUnreachable".to_owned());
+    f
+}
+
+/// A sequenced Receive that asked for neither the retained response nor the next one.
+fn out_of_sequence(requested: u64, expected: u64, machine: &str) -> WsmanFault {
+    let mut f = invalid_parameter("SequenceId", machine);
+    f.message = Some(format!(
+        "The Receive asked for response {requested} of its output sequence, but the next one is {expected}. "
+    ));
     f
 }
 

@@ -106,3 +106,14 @@ async fn a_pool_connected_elsewhere_is_busy() {
     assert_eq!(result["code"], json!(0x803381CDu32));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypsrp_exchanges_the_session_key_and_its_secure_string_arrives_decrypted() {
+    // pypsrp parses our ENCRYPTED_SESSION_KEY (CAPI SIMPLEBLOB) with its own RSA key and encrypts the SecureString;
+    // the plugin decrypts it for the engine, which echoes the text. Both statements run once, in order.
+    let server = start(false).await;
+    let result = pypsrp(&server, false, "ntlm", "secure_string").await;
+    assert_eq!(result["had_errors"], json!(false), "{result}");
+    assert_eq!(strings(&result["output"]), ["pa55 w0rd \u{fc}\u{10437}", "done"]);
+    server.shutdown().await;
+}

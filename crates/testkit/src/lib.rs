@@ -5,6 +5,7 @@
 //! directory is a test failure with a message saying where it looked, never a silent skip.
 #![forbid(unsafe_code)]
 
+pub mod fault_proxy;
 pub mod kdc;
 
 use std::path::{Path, PathBuf};

@@ -124,6 +124,14 @@ pub mod option {
     pub const CONSOLEMODE_STDIN: &str = "WINRS_CONSOLEMODE_STDIN";
     /// Run the command without `cmd.exe`.
     pub const SKIP_CMD_SHELL: &str = "WINRS_SKIP_CMD_SHELL";
+    /// A pssession extension carried in a ReceiveResponse header: how many whole output objects of the received
+    /// pool or command the server discarded while the shell was disconnected in `Drop` buffering mode
+    /// (cumulative). Windows never sends it; clients that do not know it ignore it.
+    pub const OUTPUT_DROPPED: &str = "PSSESSION_OUTPUT_DROPPED";
+    /// A pssession extension carried on Disconnect: the last Receive response (by `wsmv:SequenceId`) the client
+    /// processed per target, as space-separated `pool=N` and `<CommandId>=N` entries, so that a server that
+    /// retains Receive responses frees them before another client connects. Not `MustComply`: Windows ignores it.
+    pub const RECEIVE_ACK: &str = "PSSESSION_RECEIVE_ACK";
 }
 
 /// A namespace-qualified name (`{namespace}local`).

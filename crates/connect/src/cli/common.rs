@@ -646,20 +646,44 @@ pub fn render_columns(headers: &[&str], right_aligned: &[usize], rows: &[Vec<Str
 /// Prints pipeline output like a PowerShell host: output to stdout, other streams to stderr with their prefixes.
 /// Returns whether an error record was seen.
 pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
-    let mut failed = false;
-    // One deserializer for the stream: objects of one shape are read by matching the first one's markup.
-    let mut de = Deserializer::default();
+    let mut printer = OutputPrinter::new(format);
     for output in outputs {
-        match (&output.event, format) {
+        printer.print(output);
+    }
+    printer.failed()
+}
+
+/// Prints pipeline events one at a time as they arrive, like a PowerShell host (see [`print_outputs`]).
+pub struct OutputPrinter {
+    format: OutputFormat,
+    /// One deserializer for the stream: objects of one shape are read by matching the first one's markup.
+    de: Deserializer,
+    failed: bool,
+}
+
+impl OutputPrinter {
+    /// A printer in this format.
+    pub fn new(format: OutputFormat) -> Self {
+        OutputPrinter { format, de: Deserializer::default(), failed: false }
+    }
+
+    /// Whether an error record or a failed state was printed.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Prints one event.
+    pub fn print(&mut self, output: &PipelineOutput) {
+        match (&output.event, self.format) {
             (PipelineEvent::Output(value), OutputFormat::Table) => {
-                println!("{}", value.to_display_string_with(&mut de))
+                println!("{}", value.to_display_string_with(&mut self.de))
             }
             (PipelineEvent::Output(value), OutputFormat::Json) => {
-                let display = value.to_display_string_with(&mut de);
+                let display = value.to_display_string_with(&mut self.de);
                 println!("{}", serde_json::json!({ "Output": display, "Clixml": value.as_str() }))
             }
             (PipelineEvent::Error(record), _) => {
-                failed = true;
+                self.failed = true;
                 eprintln!("{}", render_error_record(record));
             }
             (PipelineEvent::Warning(record), _) => eprintln!("WARNING: {record}"),
@@ -667,13 +691,12 @@ pub fn print_outputs(outputs: &[PipelineOutput], format: OutputFormat) -> bool {
             (PipelineEvent::Debug(record), _) => eprintln!("DEBUG: {record}"),
             (PipelineEvent::Information(record), _) => eprintln!("{record}"),
             (PipelineEvent::State { error: Some(error), .. }, _) => {
-                failed = true;
+                self.failed = true;
                 eprintln!("{error}");
             }
             _ => {}
         }
     }
-    failed
 }
 
 /// An error record as Windows PowerShell's host prints it: the message, then the category and the error id.

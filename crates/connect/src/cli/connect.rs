@@ -99,6 +99,10 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             Err(e) => {
                 failed = true;
                 eprintln!("pssession: {e}");
+                if let crate::Error::SessionNotFound { instance_id } = e {
+                    // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
+                    store.update(|s| s.mark_broken(instance_id)).map_err(|e| e.to_string())?;
+                }
             }
         }
     }

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::OutputBufferingMode;
 use crate::cli::common::{
-    ConnectionArgs, OutputFormat, SessionSelector, endpoint_of, locate, print_outputs, remember, store, user_of,
+    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, endpoint_of, locate, remember, store, user_of,
 };
 use crate::cli::progress::Progress;
 
@@ -35,23 +35,47 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
     let mut failed = false;
     let progress = Progress::stderr("Receiving", located.len());
     for found in located {
+        let mut printer = OutputPrinter::new(args.output);
         let result = async {
             let mut session = found.client.connect(&found.info).await?;
-            let outputs = session.receive().await?;
+            // Objects are printed as they arrive (the progress line is erased before the first): however much
+            // output a session holds, only what one Receive carries is in memory.
+            let mut first = true;
+            session
+                .receive_each(|output| {
+                    if std::mem::take(&mut first) {
+                        progress.clear();
+                    }
+                    printer.print(&output);
+                })
+                .await?;
+            let losses = session.output_losses();
             session.disconnect(None, OutputBufferingMode::None).await?;
-            Ok::<_, crate::Error>((outputs, session.info()))
+            Ok::<_, crate::Error>((losses, session.info()))
         }
         .await;
-        // The objects go to the terminal too: the line is erased before them and drawn again after.
         progress.clear();
+        failed |= printer.failed();
         match result {
-            Ok((outputs, info)) => {
-                failed |= print_outputs(&outputs, args.output);
+            Ok((losses, info)) => {
+                for loss in losses {
+                    // Output discarded under -OutputBufferingMode Drop is never silent.
+                    let whose = loss.pipeline_id.map_or_else(|| "the session".to_owned(), |id| format!("command {id}"));
+                    eprintln!(
+                        "WARNING: the server discarded {} output object(s) of {whose} in session {} while it was \
+                         disconnected with OutputBufferingMode Drop and its output buffer was full.",
+                        loss.objects, info.name
+                    );
+                }
                 remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
             }
             Err(e) => {
                 failed = true;
                 eprintln!("pssession: {e}");
+                if let crate::Error::SessionNotFound { instance_id } = e {
+                    // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
+                    store.update(|s| s.mark_broken(instance_id)).map_err(|e| e.to_string())?;
+                }
             }
         }
         progress.advance(&found.info.name);

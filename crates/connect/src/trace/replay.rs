@@ -19,9 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use pssession_psrp::MessageType;
+use bytes::{Bytes, BytesMut};
 use pssession_psrp::clixml::PsValue;
+use pssession_psrp::message::UTF8_BOM;
+use pssession_psrp::messages::{MessageBody, PublicKey};
+use pssession_psrp::session_key::{SessionKey, parse_public_key_blob};
+use pssession_psrp::{Fragment, Message, MessageType};
 use pssession_wsman::envelope::{Request, RequestBody};
 use pssession_wsman::ops::SignalCode;
 use uuid::Uuid;
@@ -59,6 +62,10 @@ pub enum Difference {
     /// A recorded exchange the library does not make (listed with its index by the scenario via
     /// [`Replay::pypsrp_only`]).
     PypsrpOnlyExchange,
+    /// Our PUBLIC_KEY carries our own fresh RSA key (pypsrp's test pinned its key pair), so the recorded
+    /// ENCRYPTED_SESSION_KEY, made for pypsrp's key, cannot be opened by us: the replay serves the scenario's
+    /// session key ([`Replay::with_session_key`]) encrypted for our key in its place.
+    ClientPublicKey,
 }
 
 /// Every expected difference with its explanation.
@@ -72,6 +79,10 @@ pub const EXPECTED_DIFFERENCES: &[(Difference, &str)] = &[
     (Difference::CommandLineText, "rsp:Command carries the command line (PowerShell) instead of nothing (pypsrp)"),
     (Difference::ConnectWithoutOptionSet, "Connect without the protocolversion OptionSet"),
     (Difference::PypsrpOnlyExchange, "an exchange pypsrp made that the PowerShell flow does not"),
+    (
+        Difference::ClientPublicKey,
+        "our own RSA key in PUBLIC_KEY; ENCRYPTED_SESSION_KEY re-encrypted for it with the scenario's session key",
+    ),
 ];
 
 impl fmt::Display for Difference {
@@ -128,6 +139,10 @@ struct State {
     our_decoder: Decoder,
     report: ReplayReport,
     endpoint: String,
+    /// The session key the replayed server shares with our client, if the scenario set one.
+    session_key: Option<SessionKey>,
+    /// Our PUBLIC_KEY, once it differed from the recorded one.
+    our_public_key: Option<PublicKey>,
 }
 
 /// A replay of one trace, shared by every client of a scenario (each gets a [`Replay::transport`]).
@@ -206,6 +221,8 @@ impl Replay {
             our_decoder: Decoder::default(),
             report: ReplayReport::default(),
             endpoint: endpoint.to_owned(),
+            session_key: None,
+            our_public_key: None,
         };
         Ok(Replay { state: Arc::new(Mutex::new(state)), pools, pipelines })
     }
@@ -215,6 +232,15 @@ impl Replay {
     /// [`Difference::PypsrpOnlyExchange`].
     pub fn pypsrp_only(self, index: usize, reason: &'static str) -> Self {
         self.lock().pypsrp_only.insert(index, reason);
+        self
+    }
+
+    /// The session key of the SecureString exchange ([`Difference::ClientPublicKey`]): when our PUBLIC_KEY differs
+    /// from the recorded one, each recorded ENCRYPTED_SESSION_KEY is served as `key` encrypted for our public key.
+    /// Pass the key the recorded server chose (opened with the recording client's key pair) and every SecureString
+    /// of the recording, sent or received, stays valid; without a key a differing PUBLIC_KEY is a mismatch.
+    pub fn with_session_key(self, key: SessionKey) -> Self {
+        self.lock().session_key = Some(key);
         self
     }
 
@@ -336,7 +362,10 @@ impl State {
         self.compare(&ours, &recorded, &mut differences).map_err(|e| format!("exchange #{index}: {e}"))?;
 
         // The response as Windows would have answered us.
-        let response = raw.response.as_ref().map(|text| self.rewrite_response(text, &message_id));
+        let response = match raw.response.as_ref().map(|text| self.rewrite_response(text, &message_id)) {
+            Some(text) => Some(self.rewrite_session_key(text).map_err(|e| format!("exchange #{index}: {e}"))?),
+            None => None,
+        };
         // PSRP payloads, reassembled per side.
         let recorded_x = self.recorded_decoder.exchange(index, &raw);
         let our_raw = RawExchange {
@@ -382,6 +411,66 @@ impl State {
             }
         }
         out
+    }
+
+    /// Serves ENCRYPTED_SESSION_KEY for our public key ([`Difference::ClientPublicKey`]): each single-fragment
+    /// ENCRYPTED_SESSION_KEY in the response's streams gets the scenario's session key encrypted for our PUBLIC_KEY
+    /// as its body, with the recorded message header and fragment numbering.
+    fn rewrite_session_key(&self, text: String) -> Result<String, String> {
+        let (Some(key), Some(public_key)) = (&self.session_key, &self.our_public_key) else { return Ok(text) };
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(open) = rest.find("<rsp:Stream") {
+            let Some(content) = rest[open..].find('>').map(|i| open + i + 1) else { break };
+            let Some(close) = rest[content..].find("</rsp:Stream>").map(|i| content + i) else { break };
+            out.push_str(&rest[..content]);
+            let encoded = &rest[content..close];
+            out.push_str(&self.rewrite_stream(encoded, key, public_key)?.unwrap_or_else(|| encoded.to_owned()));
+            rest = &rest[close..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn rewrite_stream(
+        &self,
+        encoded: &str,
+        key: &SessionKey,
+        public_key: &PublicKey,
+    ) -> Result<Option<String>, String> {
+        let Ok(data) = base64_simd::STANDARD.decode_to_vec(encoded.trim().as_bytes()) else { return Ok(None) };
+        let Ok(fragments) = Fragment::decode_all(&Bytes::from(data)) else { return Ok(None) };
+        let mut changed = false;
+        let mut payload = BytesMut::new();
+        for mut fragment in fragments {
+            let is_key = Message::decode(fragment.blob.clone())
+                .is_ok_and(|m| m.message_type == MessageType::EncryptedSessionKey);
+            if is_key {
+                if !(fragment.start && fragment.end) {
+                    return Err("ENCRYPTED_SESSION_KEY spans several fragments; the replay rewrites whole ones".into());
+                }
+                let recorded = Message::decode(fragment.blob.clone()).map_err(|e| e.to_string())?;
+                let encrypted = key
+                    .encrypt_for(&mut getrandom::SysRng, public_key)
+                    .map_err(|e| format!("encrypting the session key for our PUBLIC_KEY: {e}"))?;
+                // Our body in the recorded form (with or without the BOM).
+                let mut body = encrypted.encode();
+                if !recorded.has_bom() && body.starts_with(&UTF8_BOM) {
+                    body.drain(..UTF8_BOM.len());
+                }
+                let message = Message::new(
+                    recorded.destination,
+                    recorded.message_type,
+                    recorded.rpid,
+                    recorded.pid,
+                    Bytes::from(body),
+                );
+                fragment.blob = message.encode();
+                changed = true;
+            }
+            fragment.encode_into(&mut payload).map_err(|e| e.to_string())?;
+        }
+        Ok(changed.then(|| base64_simd::STANDARD.encode_to_string(&payload)))
     }
 
     fn compare(&mut self, ours: &Request, recorded: &Request, differences: &mut Vec<Difference>) -> Result<(), String> {
@@ -539,7 +628,7 @@ impl State {
     }
 
     fn compare_messages(
-        &self,
+        &mut self,
         ours: &[DecodedMessage],
         recorded: &[DecodedMessage],
         differences: &mut Vec<Difference>,
@@ -562,6 +651,17 @@ impl State {
                 }
             }
             if o.body == r.body {
+                continue;
+            }
+            if o.message_type == MessageType::PublicKey && self.session_key.is_some() {
+                let ours = PublicKey::from_value(&o.body).map_err(|e| format!("our PUBLIC_KEY: {e}"))?;
+                let blob = base64_simd::STANDARD
+                    .decode_to_vec(ours.public_key.as_bytes())
+                    .map_err(|e| format!("our PUBLIC_KEY is not base64: {e}"))?;
+                parse_public_key_blob(&blob).map_err(|e| format!("our PUBLIC_KEY: {e}"))?;
+                PublicKey::from_value(&r.body).map_err(|e| format!("recorded PUBLIC_KEY: {e}"))?;
+                self.our_public_key = Some(ours);
+                differences.push(Difference::ClientPublicKey);
                 continue;
             }
             let recorded_default = matches!(&r.body, PsValue::Null) || r.body.as_str() == Some("");

@@ -8,11 +8,12 @@ use bytes::Bytes;
 
 use crate::client::error::ClientError;
 use crate::client::events::{Clixml, HostCall, RemoteError};
-use crate::client::pipeline::PipelineSpec;
+use crate::client::pipeline::{ArgumentValue, CommandSpec, PipelineSpec};
 use crate::client::state::{PsInvocationState, RunspacePoolState};
 use crate::clixml::{Deserializer, PsValue, PsVersion, from_clixml};
 use crate::message::{MessageType, UTF8_BOM};
 use crate::messages::{self, BodyError, MessageBody};
+use crate::session_key::SessionKey;
 
 /// A `major.minor` version as SESSION_CAPABILITY carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,30 +92,53 @@ pub fn connect_runspace_pool(min_runspaces: i32, max_runspaces: i32) -> Bytes {
     Bytes::from(messages::ConnectRunspacePool { runspaces }.encode())
 }
 
-/// CREATE_PIPELINE (MS-PSRP 2.2.2.10) for `spec`, in the shape PowerShell sends.
-pub fn create_pipeline(spec: &PipelineSpec, _max_runspaces: i32) -> Result<Bytes, ClientError> {
-    if spec.commands.is_empty() {
+/// The CREATE_PIPELINE body of `spec`. SecureString arguments are encrypted with `session_key`; without one they
+/// are refused ([`ClientError::SessionKeyRequired`]). Several statements are laid out as PowerShell does: `Cmds`
+/// holds the first, `ExtraCmds` every statement including the first.
+pub fn create_pipeline(
+    spec: &PipelineSpec,
+    _max_runspaces: i32,
+    session_key: Option<&SessionKey>,
+) -> Result<Bytes, ClientError> {
+    let empty = spec.commands.is_empty() || spec.statements.iter().any(Vec::is_empty);
+    if empty {
         return Err(ClientError::Body {
             message_type: MessageType::CreatePipeline,
-            reason: "a pipeline needs at least one command".to_owned(),
+            reason: "a pipeline needs at least one command in each statement".to_owned(),
         });
     }
-    let commands = spec
-        .commands
-        .iter()
-        .map(|command| {
-            let mut typed = if command.is_script {
-                messages::PowerShellCommand::script(&command.command)
-            } else {
-                messages::PowerShellCommand::command(&command.command)
-            };
-            for (name, value) in &command.parameters {
-                typed = typed.with_arg(name.as_deref(), PsValue::String(value.clone()));
-            }
-            typed
-        })
-        .collect();
-    let mut create = messages::CreatePipeline::new(commands);
+    let statement = |commands: &[CommandSpec]| -> Result<Vec<messages::PowerShellCommand>, ClientError> {
+        commands
+            .iter()
+            .map(|command| {
+                let mut typed = if command.is_script {
+                    messages::PowerShellCommand::script(&command.command)
+                } else {
+                    messages::PowerShellCommand::command(&command.command)
+                };
+                for (name, value) in &command.parameters {
+                    let value = match value {
+                        ArgumentValue::Value(value) => value.clone(),
+                        ArgumentValue::SecureString(text) => {
+                            let key = session_key.ok_or(ClientError::SessionKeyRequired)?;
+                            PsValue::SecureString(key.encrypt(text))
+                        }
+                    };
+                    typed = typed.with_arg(name.as_deref(), value);
+                }
+                Ok(typed)
+            })
+            .collect()
+    };
+    let first = statement(&spec.commands)?;
+    let mut create = messages::CreatePipeline::new(first.clone());
+    if !spec.statements.is_empty() {
+        let mut extra = vec![first];
+        for more in &spec.statements {
+            extra.push(statement(more)?);
+        }
+        create.pipeline.extra_commands = extra;
+    }
     create.no_input = spec.no_input;
     create.add_to_history = spec.add_to_history;
     Ok(Bytes::from(create.encode()))
@@ -257,12 +281,13 @@ mod tests {
         let create = create_pipeline(
             &PipelineSpec::commands(vec![crate::client::CommandSpec::command("Get-Item").parameter("Path", "C:\\")]),
             1,
+            None,
         )
         .expect("body");
         let typed = messages::CreatePipeline::decode(&create).expect("typed");
         assert_eq!(typed.pipeline.commands[0].cmd, "Get-Item");
         assert_eq!(typed.pipeline.commands[0].args[0].value, PsValue::String("C:\\".into()));
-        assert!(create_pipeline(&PipelineSpec::commands(Vec::new()), 1).is_err());
+        assert!(create_pipeline(&PipelineSpec::commands(Vec::new()), 1, None).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::client::state::{PsInvocationState, RunspacePoolState};
 use crate::defragment::DefragmentError;
 use crate::fragmenter::FragmenterError;
 use crate::message::{MessageError, MessageType};
+use crate::session_key::SessionKeyError;
 
 /// Why the client state machine refused an input or an operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +68,12 @@ pub enum ClientError {
     },
     /// The fragment size derived from the envelope size is unusable.
     Fragmenter(FragmenterError),
+    /// A SecureString needs the session key, and the key exchange has not completed.
+    SessionKeyRequired,
+    /// The server sent ENCRYPTED_SESSION_KEY although this client sent no PUBLIC_KEY (or already has the key).
+    UnexpectedSessionKey,
+    /// A key blob, the session key or a SecureString was refused.
+    SessionKey(SessionKeyError),
 }
 
 impl fmt::Display for ClientError {
@@ -93,6 +100,13 @@ impl fmt::Display for ClientError {
                 write!(f, "the negotiation data needs {needed} bytes but one envelope carries only {budget}")
             }
             ClientError::Fragmenter(e) => write!(f, "{e}"),
+            ClientError::SessionKeyRequired => {
+                f.write_str("a SecureString needs the session key: exchange keys with the server first")
+            }
+            ClientError::UnexpectedSessionKey => {
+                f.write_str("the server sent ENCRYPTED_SESSION_KEY without a PUBLIC_KEY from this client")
+            }
+            ClientError::SessionKey(e) => write!(f, "session key: {e}"),
         }
     }
 }
@@ -103,6 +117,7 @@ impl std::error::Error for ClientError {
             ClientError::Defragment(e) => Some(e),
             ClientError::Message(e) => Some(e),
             ClientError::Fragmenter(e) => Some(e),
+            ClientError::SessionKey(e) => Some(e),
             _ => None,
         }
     }

@@ -147,11 +147,11 @@ pub enum ClientEvent {
         /// What happened.
         event: PipelineEvent,
     },
-    /// A message this client does not act on (the pre-2.4 session-key exchange).
-    Unhandled {
-        /// Its type.
-        message_type: crate::message::MessageType,
-    },
+    /// PUBLIC_KEY_REQUEST: the server needs the session key (it has a SecureString to send); answer with
+    /// [`crate::client::ClientRunspacePool::start_key_exchange`].
+    PublicKeyRequested,
+    /// ENCRYPTED_SESSION_KEY arrived; open it with [`crate::client::ClientRunspacePool::complete_key_exchange`].
+    EncryptedSessionKey,
 }
 
 /// Something the server told one pipeline.

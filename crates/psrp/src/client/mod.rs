@@ -29,7 +29,7 @@ pub use bodies::{
 };
 pub use error::ClientError;
 pub use events::{ClientEvent, Clixml, HostCall, PipelineEvent, RemoteError};
-pub use pipeline::{ClientPipeline, CommandSpec, PipelineSpec};
+pub use pipeline::{ArgumentValue, ClientPipeline, CommandSpec, PipelineSpec};
 pub use pool::{ClientRunspacePool, ENVELOPE_OVERHEAD, MIN_MAX_ENVELOPE_SIZE, RunspacePoolConfig, payload_budget};
 pub use state::{PsInvocationState, RunspacePoolState};
 

@@ -31,6 +31,9 @@ use crate::defragment::{Defragmenter, DefragmenterLimits};
 use crate::fragment::FRAGMENT_HEADER_LEN;
 use crate::fragmenter::{Fragmenter, MIN_FRAGMENT_SIZE, Payload};
 use crate::message::{Destination, Message, MessageType};
+use crate::messages::{EncryptedSessionKey, MessageBody};
+use crate::session_key::{ClientKeyPair, SecretText, SessionKey};
+use rand_core::TryCryptoRng;
 
 /// Bytes of a WS-Man envelope reserved for everything but the base64 payload (headers, body elements, selectors).
 pub const ENVELOPE_OVERHEAD: usize = 2048;
@@ -92,6 +95,21 @@ pub struct ClientRunspacePool {
     pipelines: HashMap<Uuid, ClientPipeline>,
     server_capability: Option<bodies::SessionCapability>,
     runspaces: Option<(i32, i32)>,
+    key_exchange: KeyExchange,
+}
+
+/// Where the SecureString key exchange of this client session stands (see [`crate::session_key`]).
+#[derive(Debug, Default)]
+enum KeyExchange {
+    /// No key pair yet.
+    #[default]
+    None,
+    /// PUBLIC_KEY is queued or sent; waiting for ENCRYPTED_SESSION_KEY.
+    PublicKeySent(ClientKeyPair),
+    /// ENCRYPTED_SESSION_KEY arrived; [`ClientRunspacePool::complete_key_exchange`] opens it.
+    Received(ClientKeyPair, EncryptedSessionKey),
+    /// The session key is known.
+    Ready(SessionKey),
 }
 
 impl ClientRunspacePool {
@@ -109,6 +127,7 @@ impl ClientRunspacePool {
             pipelines: HashMap::new(),
             server_capability: None,
             runspaces: None,
+            key_exchange: KeyExchange::None,
         })
     }
 
@@ -212,6 +231,8 @@ impl ClientRunspacePool {
         // Later pool/pipeline messages of this client session continue after the two Connect objects.
         self.fragmenter.set_next_object_id(fragmenter.next_object_id());
         self.defragmenter.reset();
+        // A new client session has no session key: the server's belongs to the client that exchanged it.
+        self.key_exchange = KeyExchange::None;
         self.runspaces = Some((min_runspaces, max_runspaces));
         self.state = RunspacePoolState::Connecting;
         Ok(out.freeze())
@@ -233,6 +254,65 @@ impl ClientRunspacePool {
         !self.fragmenter.is_empty()
     }
 
+    /// Starts the SecureString key exchange: generates the client's RSA key pair with `rng` and queues PUBLIC_KEY
+    /// on the pool (send it with [`Self::next_payload`]). Returns `false`, queuing nothing, when the exchange is
+    /// under way or done. Requires `Opened`. Call it before creating a pipeline with SecureString arguments, and
+    /// when the server asks ([`ClientEvent::PublicKeyRequested`]).
+    pub fn start_key_exchange<R: TryCryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<bool, ClientError> {
+        self.require("exchange the session key", &[RunspacePoolState::Opened])?;
+        if !matches!(self.key_exchange, KeyExchange::None) {
+            return Ok(false);
+        }
+        let pair = ClientKeyPair::generate(rng).map_err(ClientError::SessionKey)?;
+        let body = Bytes::from(pair.public_key_message().encode());
+        self.fragmenter.enqueue(&self.pool_message(MessageType::PublicKey, body));
+        self.key_exchange = KeyExchange::PublicKeySent(pair);
+        Ok(true)
+    }
+
+    /// Opens the ENCRYPTED_SESSION_KEY that [`Self::receive`] reported ([`ClientEvent::EncryptedSessionKey`]);
+    /// `rng` blinds the RSA decryption. Afterwards SecureStrings can be sent and read.
+    pub fn complete_key_exchange<R: TryCryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<(), ClientError> {
+        match std::mem::take(&mut self.key_exchange) {
+            KeyExchange::Received(pair, message) => match pair.decrypt_session_key(rng, &message) {
+                Ok(key) => {
+                    self.key_exchange = KeyExchange::Ready(key);
+                    Ok(())
+                }
+                Err(e) => {
+                    self.key_exchange = KeyExchange::Received(pair, message);
+                    Err(ClientError::SessionKey(e))
+                }
+            },
+            KeyExchange::Ready(key) => {
+                self.key_exchange = KeyExchange::Ready(key);
+                Ok(())
+            }
+            other => {
+                self.key_exchange = other;
+                Err(ClientError::SessionKeyRequired)
+            }
+        }
+    }
+
+    /// Whether PUBLIC_KEY went out and the server's answer has not been opened yet.
+    pub fn is_key_exchange_pending(&self) -> bool {
+        matches!(self.key_exchange, KeyExchange::PublicKeySent(_) | KeyExchange::Received(..))
+    }
+
+    /// The session key, once the exchange completed.
+    pub fn session_key(&self) -> Option<&SessionKey> {
+        match &self.key_exchange {
+            KeyExchange::Ready(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The text of a SecureString the server sent (the bytes of a [`crate::clixml::PsValue::SecureString`]).
+    pub fn decrypt_secure_string(&self, ciphertext: &[u8]) -> Result<SecretText, ClientError> {
+        self.session_key().ok_or(ClientError::SessionKeyRequired)?.decrypt(ciphertext).map_err(ClientError::SessionKey)
+    }
+
     /// Creates a pipeline and queues its CREATE_PIPELINE message; fetch it with [`Self::next_payload`] and send the
     /// first payload as the Command's `Arguments`, the rest with Send. Requires `Opened`.
     pub fn create_pipeline(&mut self, pipeline_id: Uuid, spec: &PipelineSpec) -> Result<(), ClientError> {
@@ -240,7 +320,7 @@ impl ClientRunspacePool {
         if self.pipelines.contains_key(&pipeline_id) {
             return Err(ClientError::DuplicatePipeline(pipeline_id));
         }
-        let body = bodies::create_pipeline(spec, self.runspaces().1.max(1))?;
+        let body = bodies::create_pipeline(spec, self.runspaces().1.max(1), self.session_key())?;
         let message = Message::new(Destination::Server, MessageType::CreatePipeline, self.id, pipeline_id, body);
         self.fragmenter.enqueue(&message);
         self.pipelines.insert(pipeline_id, ClientPipeline::new(pipeline_id, PsInvocationState::Running, spec.no_input));
@@ -368,9 +448,18 @@ impl ClientRunspacePool {
             MessageType::UserEvent => {
                 events.push(ClientEvent::UserEvent(bodies::parse_value(message_type, message.body())?));
             }
-            MessageType::EncryptedSessionKey | MessageType::PublicKeyRequest => {
-                events.push(ClientEvent::Unhandled { message_type });
+            MessageType::EncryptedSessionKey => {
+                if !matches!(self.key_exchange, KeyExchange::PublicKeySent(_)) {
+                    return Err(ClientError::UnexpectedSessionKey);
+                }
+                let body = EncryptedSessionKey::decode(message.body())
+                    .map_err(|e| ClientError::Body { message_type, reason: e.to_string() })?;
+                if let KeyExchange::PublicKeySent(pair) = std::mem::take(&mut self.key_exchange) {
+                    self.key_exchange = KeyExchange::Received(pair, body);
+                }
+                events.push(ClientEvent::EncryptedSessionKey);
             }
+            MessageType::PublicKeyRequest => events.push(ClientEvent::PublicKeyRequested),
             _ => {
                 return Err(ClientError::Misaddressed {
                     message_type,

@@ -366,3 +366,151 @@ mod robustness {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The SecureString key exchange.
+
+/// A deterministic generator for tests (splitmix64); no CSPRNG, it only pins key generation and padding.
+struct TestRng(u64);
+
+impl rand_core::TryRng for TestRng {
+    type Error = rand_core::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Ok(z ^ (z >> 31))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for TestRng {}
+
+/// The first pool of the trace, opened on the recorded answers.
+fn opened_pool() -> ClientRunspacePool {
+    let trace = windows_trace(TRACE);
+    let mut pool =
+        ClientRunspacePool::new(first_pool(), RunspacePoolConfig::with_max_envelope_size(153_600)).expect("pool");
+    pool.creation_payload().expect("creation");
+    receive_all(&mut pool, &trace.messages[1].response);
+    receive_all(&mut pool, &trace.messages[2].response);
+    assert_eq!(pool.state(), RunspacePoolState::Opened);
+    pool
+}
+
+/// One whole message from the server as the bytes of an `rsp:Stream`.
+fn server_stream(pool: &ClientRunspacePool, message_type: MessageType, body: Vec<u8>) -> Bytes {
+    let message = Message::new(Destination::Client, message_type, pool.id(), Uuid::nil(), Bytes::from(body));
+    let mut fragmenter = crate::Fragmenter::new(64 * 1024).expect("fragmenter");
+    fragmenter.enqueue(&message);
+    fragmenter.next_payload(64 * 1024).expect("payload").data
+}
+
+/// The messages of the pool's next payload.
+fn queued_messages(pool: &mut ClientRunspacePool) -> Vec<Message> {
+    let payload = pool.next_payload().expect("a queued payload");
+    let objects = Defragmenter::new().feed(payload.data).expect("fragments");
+    objects.into_iter().map(|o| Message::decode(o.data).expect("message")).collect()
+}
+
+#[test]
+fn the_key_exchange_sends_public_key_and_opens_the_servers_session_key() {
+    use crate::messages::{MessageBody, PublicKey};
+    use crate::session_key::{SecretText, SessionKey};
+    let mut rng = TestRng(5);
+    let mut pool = opened_pool();
+    let secure = PipelineSpec::commands(vec![
+        CommandSpec::command("Set-Variable")
+            .parameter("Name", "pw")
+            .secure_parameter("Value", SecretText::from("pa55")),
+    ]);
+    assert_eq!(
+        pool.create_pipeline(Uuid::from_u128(9), &secure),
+        Err(ClientError::SessionKeyRequired),
+        "no SecureString before the key exchange"
+    );
+    assert_eq!(pool.decrypt_secure_string(&[0; 16]).err(), Some(ClientError::SessionKeyRequired));
+    // An answer nobody asked for is refused.
+    let stray = server_stream(&pool, MessageType::EncryptedSessionKey, b"<S>x</S>".to_vec());
+    assert_eq!(pool.receive(stray).err(), Some(ClientError::UnexpectedSessionKey));
+
+    assert_eq!(pool.start_key_exchange(&mut rng), Ok(true));
+    assert!(pool.is_key_exchange_pending());
+    assert_eq!(pool.start_key_exchange(&mut rng), Ok(false), "one exchange at a time");
+    let sent = queued_messages(&mut pool);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].message_type, sent[0].rpid, sent[0].pid), (MessageType::PublicKey, pool.id(), Uuid::nil()));
+    let public_key = PublicKey::decode(sent[0].body()).expect("PUBLIC_KEY body");
+
+    // The server's side: a session key encrypted for that public key.
+    let server_key = SessionKey::generate(&mut rng).expect("random");
+    let answer = server_key.encrypt_for(&mut rng, &public_key).expect("encrypt for");
+    let events = pool.receive(server_stream(&pool, MessageType::EncryptedSessionKey, answer.encode())).expect("ok");
+    assert_eq!(events, vec![ClientEvent::EncryptedSessionKey]);
+    assert!(pool.session_key().is_none(), "opened only when the driver hands in randomness");
+    pool.complete_key_exchange(&mut rng).expect("open");
+    assert_eq!(pool.session_key(), Some(&server_key));
+    assert!(!pool.is_key_exchange_pending());
+    assert_eq!(pool.start_key_exchange(&mut rng), Ok(false), "the key is known");
+
+    // CREATE_PIPELINE carries the SecureString encrypted with the session key.
+    pool.create_pipeline(Uuid::from_u128(9), &secure).expect("pipeline");
+    let create = queued_messages(&mut pool);
+    let typed = crate::messages::CreatePipeline::decode(create[0].body()).expect("typed");
+    let crate::clixml::PsValue::SecureString(ciphertext) = &typed.pipeline.commands[0].args[1].value else {
+        panic!("a SecureString argument")
+    };
+    assert_eq!(server_key.decrypt(ciphertext).expect("decrypt").expose(), "pa55");
+    assert_eq!(pool.decrypt_secure_string(ciphertext).expect("decrypt").expose(), "pa55");
+}
+
+#[test]
+fn a_public_key_request_is_reported_and_a_bad_session_key_is_a_typed_error() {
+    let mut rng = TestRng(11);
+    let mut pool = opened_pool();
+    let request = server_stream(&pool, MessageType::PublicKeyRequest, b"<S></S>".to_vec());
+    assert_eq!(pool.receive(request).expect("ok"), vec![ClientEvent::PublicKeyRequested]);
+    assert_eq!(pool.start_key_exchange(&mut rng), Ok(true));
+    let _ = queued_messages(&mut pool);
+    let garbage = crate::messages::EncryptedSessionKey { encrypted_session_key: "AQIAABBmAAAApAAA".to_owned() };
+    let events = pool
+        .receive(server_stream(&pool, MessageType::EncryptedSessionKey, crate::messages::MessageBody::encode(&garbage)))
+        .expect("ok");
+    assert_eq!(events, vec![ClientEvent::EncryptedSessionKey]);
+    assert!(matches!(pool.complete_key_exchange(&mut rng), Err(ClientError::SessionKey(_))));
+    assert!(pool.session_key().is_none());
+}
+
+#[test]
+fn several_statements_are_laid_out_as_powershell_does() {
+    use crate::messages::MessageBody;
+    let mut pool = opened_pool();
+    let spec = PipelineSpec::commands(vec![CommandSpec::command("Get-Item").parameter("Path", "C:\\")])
+        .add_statement(vec![CommandSpec::command("Get-Date").switch("UFormat"), CommandSpec::script("$_")])
+        .add_statement(vec![CommandSpec::command("Write-Output").argument_value(crate::clixml::PsValue::I32(1))]);
+    assert_eq!(spec.command_line(), "Get-Item; Get-Date | $_; Write-Output");
+    assert!(!spec.has_secure_strings());
+    pool.create_pipeline(Uuid::from_u128(3), &spec).expect("pipeline");
+    let create = queued_messages(&mut pool);
+    let typed = crate::messages::CreatePipeline::decode(create[0].body()).expect("typed");
+    // `Cmds` is the first statement; `ExtraCmds` lists every statement, the first included.
+    let names =
+        |commands: &[crate::messages::PowerShellCommand]| commands.iter().map(|c| c.cmd.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&typed.pipeline.commands), ["Get-Item"]);
+    let extra: Vec<Vec<String>> = typed.pipeline.extra_commands.iter().map(|s| names(s)).collect();
+    assert_eq!(extra, [vec!["Get-Item"], vec!["Get-Date", "$_"], vec!["Write-Output"]]);
+    assert_eq!(typed.pipeline.extra_commands[1][0].args[0].value, crate::clixml::PsValue::Null);
+    assert_eq!(typed.pipeline.extra_commands[2][0].args[0].name, None);
+    let empty = PipelineSpec::script("1").add_statement(Vec::new());
+    assert!(pool.create_pipeline(Uuid::from_u128(4), &empty).is_err(), "an empty statement is refused");
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use pssession_psrp::clixml::{Container, DateTimeKind, PsDateTime, PsObject, PsProperty, PsValue, PsVersion};
 use pssession_psrp::messages;
+use pssession_psrp::session_key::SessionKey;
 
 use crate::engine::{self, Value};
 
@@ -148,6 +149,23 @@ pub fn progress_record(record: &engine::ProgressRecord) -> messages::ProgressRec
     }
 }
 
+/// Replaces every SecureString argument (a parameter value itself, not one nested in an object) of `create` by its text, decrypted with the shell's session key; the
+/// engine has no SecureString type. Without a key (no PUBLIC_KEY came first) or with a ciphertext that does not
+/// decrypt, the pipeline is refused.
+pub fn reveal_secure_strings(create: &mut messages::CreatePipeline, key: Option<&SessionKey>) -> Result<(), String> {
+    let pipeline = &mut create.pipeline;
+    for command in pipeline.commands.iter_mut().chain(pipeline.extra_commands.iter_mut().flatten()) {
+        for arg in &mut command.args {
+            if let PsValue::SecureString(ciphertext) = &arg.value {
+                let key = key.ok_or("a SecureString argument arrived before the session key exchange")?;
+                let text = key.decrypt(ciphertext).map_err(|e| format!("SecureString argument: {e}"))?;
+                arg.value = PsValue::String(text.expose().to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A CREATE_PIPELINE as the engine's pipeline specification.
 pub fn pipeline_spec(create: &messages::CreatePipeline) -> engine::PipelineSpec {
     let statement = |commands: &[messages::PowerShellCommand]| -> Vec<engine::CommandSpec> {
@@ -177,7 +195,12 @@ pub fn pipeline_spec(create: &messages::CreatePipeline) -> engine::PipelineSpec 
             })
             .collect()
     };
-    let mut statements = vec![statement(&create.pipeline.commands)];
-    statements.extend(create.pipeline.extra_commands.iter().map(|s| statement(s)));
+    // PowerShell's layout: with several statements `ExtraCmds` lists all of them, the first (also in `Cmds`)
+    // included; `Cmds` alone is the only statement.
+    let statements = if create.pipeline.extra_commands.is_empty() {
+        vec![statement(&create.pipeline.commands)]
+    } else {
+        create.pipeline.extra_commands.iter().map(|s| statement(s)).collect()
+    };
     engine::PipelineSpec { statements, expects_input: !create.no_input }
 }

@@ -8,7 +8,9 @@
 //!   records become PIPELINE_OUTPUT, ERROR_RECORD, … and a final PIPELINE_STATE, written into the command's output
 //!   as whole fragments. The writer awaits buffer space, so a Block-mode buffer pauses the pipeline.
 //! * **Send** — PIPELINE_INPUT / END_OF_PIPELINE_INPUT to a pipeline; GET_AVAILABLE_RUNSPACES,
-//!   SET_MIN/MAX_RUNSPACES and RESET_RUNSPACE_STATE to the pool.
+//!   SET_MIN/MAX_RUNSPACES and RESET_RUNSPACE_STATE to the pool; PUBLIC_KEY, answered with ENCRYPTED_SESSION_KEY
+//!   (the SecureString session key; SecureString arguments reach the engine as their text, since the engine has
+//!   no SecureString type).
 //! * **Signal** — a stop code stops the pipeline (PIPELINE_STATE Stopped); Terminate ends it.
 //! * **Connect** — connectXml validated as PowerShell's `ServerRemoteSession.ExecuteConnect` does
 //!   (protocol.md §3.3); the answer is SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA, and APPLICATION_PRIVATE_DATA
@@ -22,12 +24,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use getrandom::SysRng;
 use pssession_psrp::clixml::{PsValue, from_clixml, to_message_body};
 use pssession_psrp::messages::{
     ApplicationPrivateData, Availability, ConnectRunspacePool, CreatePipeline, GetAvailableRunspaces,
-    InformationalRecord, InitRunspacePool, MessageBody, PipelineStateMessage, ResetRunspaceState, RunspaceAvailability,
-    RunspacePoolInitData, RunspacePoolStateMessage, SessionCapability, SetMaxRunspaces, SetMinRunspaces,
+    InformationalRecord, InitRunspacePool, MessageBody, PipelineStateMessage, PublicKey, ResetRunspaceState,
+    RunspaceAvailability, RunspacePoolInitData, RunspacePoolStateMessage, SessionCapability, SetMaxRunspaces,
+    SetMinRunspaces,
 };
+use pssession_psrp::session_key::SessionKey;
 use pssession_psrp::{Defragmenter, Destination, Fragmenter, Message, MessageType};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -110,6 +115,7 @@ impl Plugin for PowerShellPlugin {
                 pipelines: HashMap::new(),
                 pool_defragmenter: Defragmenter::new(),
                 closed: false,
+                session_key: None,
             }),
             pool_tx,
         });
@@ -148,6 +154,9 @@ struct PoolState {
     pipelines: HashMap<Uuid, Pipeline>,
     pool_defragmenter: Defragmenter,
     closed: bool,
+    /// The SecureString session key, drawn on the first PUBLIC_KEY (MS-PSRP 3.2.5.4.5) and kept for the shell's
+    /// life: a client that connects later gets the same key encrypted for its own public key.
+    session_key: Option<SessionKey>,
 }
 
 /// One RunspacePool.
@@ -242,8 +251,22 @@ impl PowerShellShell {
                 let answer = RunspaceAvailability { response: Availability::Resized(true), call_id: request.call_id };
                 self.send_to_pool(MessageType::RunspaceAvailability, Uuid::nil(), answer.encode());
             }
-            // Host responses and session-key messages need no answer from a host-less engine.
-            MessageType::RunspacePoolHostResponse | MessageType::PublicKey | MessageType::SessionCapability => {}
+            MessageType::PublicKey => {
+                let public_key = PublicKey::decode(body).map_err(bad)?;
+                let answer = {
+                    let mut state = self.lock();
+                    let key = match state.session_key.take() {
+                        Some(key) => key,
+                        None => SessionKey::generate(&mut SysRng).map_err(|e| self.fault(&e.to_string()))?,
+                    };
+                    let answer = key.encrypt_for(&mut SysRng, &public_key);
+                    state.session_key = Some(key);
+                    answer.map_err(|e| self.fault(&format!("PUBLIC_KEY: {e}")))?
+                };
+                self.send_to_pool(MessageType::EncryptedSessionKey, Uuid::nil(), answer.encode());
+            }
+            // Host responses need no answer from a host-less engine.
+            MessageType::RunspacePoolHostResponse | MessageType::SessionCapability => {}
             other => return Err(self.fault(&format!("{other} is not a RunspacePool message"))),
         }
         Ok(())
@@ -252,7 +275,9 @@ impl PowerShellShell {
     fn pipeline_message(&self, command_id: Uuid, message: Message) -> Result<(), WsmanFault> {
         match message.message_type {
             MessageType::CreatePipeline => {
-                let create = CreatePipeline::decode(message.body()).map_err(|e| self.fault(&e.to_string()))?;
+                let mut create = CreatePipeline::decode(message.body()).map_err(|e| self.fault(&e.to_string()))?;
+                let key = self.lock().session_key.clone();
+                convert::reveal_secure_strings(&mut create, key.as_ref()).map_err(|e| self.fault(&e))?;
                 self.start_pipeline(command_id, &create)
             }
             MessageType::PipelineInput => {

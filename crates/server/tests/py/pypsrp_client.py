@@ -123,5 +123,22 @@ def run_busy():
     return result
 
 
-SCENARIOS = {"streams": run_streams, "disconnect": run_disconnect, "busy": run_busy}
+def run_secure_string():
+    from pypsrp.complex_objects import ObjectMeta
+
+    with RunspacePool(wsman("alice")) as pool:
+        pool.exchange_keys()
+        secret = pool.serialize("pa55 w0rd \u00fc\U00010437", ObjectMeta("SS"))
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Write-Output").add_parameter("InputObject", secret)
+        ps.add_statement().add_script("'done'")
+        return {"output": text(ps.invoke()), "had_errors": ps.had_errors}
+
+
+SCENARIOS = {
+    "streams": run_streams,
+    "disconnect": run_disconnect,
+    "busy": run_busy,
+    "secure_string": run_secure_string,
+}
 print(json.dumps(SCENARIOS[req["scenario"]]()))
