@@ -497,3 +497,24 @@ async fn receiving_a_command_the_server_does_not_know_is_command_not_found() {
     session.remove().await.expect("remove");
     assert_complete(&replay.report(), &[Difference::NameOnCreate, Difference::GuidByteOrder, Difference::Bom]);
 }
+
+#[tokio::test]
+async fn a_poll_answered_with_another_wsman_fault_is_that_fault() {
+    // pypsrp provoked this fault with an invalid OperationTimeout (`PT-1S`), which our options cannot express;
+    // whatever the cause, a WS-Man fault on a poll reaches the caller as that fault, with its code, and the
+    // session is not declared gone.
+    let replay = replay("test_psrp_is_alive_other_wsman_error");
+    let ids = ids(&replay);
+    let client = client_with(&replay, &ids, idle_one_minute());
+    let session = client.new_session("alive").await.expect("new session");
+    match client.get_shell(session.instance_id()).await {
+        Err(pssession::Error::Fault(fault)) => {
+            assert_eq!(fault.wsman_code, Some(2150858767), "{fault:?}");
+            assert_eq!(fault.subcode.as_deref(), Some("InvalidMessageInformationHeader"), "{fault:?}");
+        }
+        other => panic!("expected the recorded WS-Man fault, got {other:?}"),
+    }
+    session.remove().await.expect("the shell is still there to delete");
+    // This newer pypsrp wrote the RPID in .NET order: no GUID byte-order difference.
+    assert_complete(&replay.report(), &[Difference::NameOnCreate, Difference::Bom]);
+}
