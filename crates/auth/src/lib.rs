@@ -25,6 +25,8 @@ pub mod http;
 pub mod kerberos;
 pub mod ntlm;
 pub mod spnego;
+#[cfg(feature = "wsman")]
+pub mod winrm_sealing;
 
 pub use basic::{BasicClient, BasicServer, TransportSecurity, check_basic_allowed};
 pub use cbt::{ChannelBindings, tls_server_end_point_hash};

@@ -9,37 +9,18 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pssession_auth::credssp::{CHUNK_SIZE, CredsspClient, CredsspDelegation, CredsspServer, ENCRYPTION_PROTOCOL};
+use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{AcceptStep, ClientAuth, Credentials, InitiatorContext, ServerAuth, UserDatabase};
-use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol, Limits};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
-fn client_sealer(c: &mut CredsspClient) -> impl MessageSealer + '_ {
-    struct S<'a>(&'a mut CredsspClient);
-    impl MessageSealer for S<'_> {
-        fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-            let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-            Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
-        }
-        fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-            self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-        }
-    }
-    S(c)
+fn client_sealer(c: &mut CredsspClient) -> Sealer<'_, dyn InitiatorContext + '_> {
+    Sealer(c)
 }
 
-fn server_sealer(s: &mut CredsspServer) -> impl MessageSealer + '_ {
-    struct S<'a>(&'a mut CredsspServer);
-    impl MessageSealer for S<'_> {
-        fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-            let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-            Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
-        }
-        fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-            self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-        }
-    }
-    S(s)
+fn server_sealer(s: &mut CredsspServer) -> Sealer<'_, dyn ServerAuth + '_> {
+    Sealer(s)
 }
 
 fn envelope(len: usize) -> Vec<u8> {
@@ -163,7 +144,7 @@ fn chunked_bodies_between_our_client_and_server() {
         let message = envelope(len);
         // client -> server
         let wrapped =
-            multipart::encrypt(&mut SealerOf(&mut c as &mut dyn ClientAuth), EncryptionProtocol::CredSsp, &message)
+            multipart::encrypt(&mut Sealer(&mut c as &mut dyn ClientAuth), EncryptionProtocol::CredSsp, &message)
                 .unwrap();
         assert_eq!(wrapped.content_type.starts_with("multipart/x-multi-encrypted"), len > CHUNK_SIZE);
         let opened = multipart::decrypt(
@@ -178,25 +159,12 @@ fn chunked_bodies_between_our_client_and_server() {
         let wrapped =
             multipart::encrypt(&mut server_sealer(&mut server), EncryptionProtocol::CredSsp, &message).unwrap();
         let opened = multipart::decrypt(
-            &mut SealerOf(&mut c as &mut dyn ClientAuth),
+            &mut Sealer(&mut c as &mut dyn ClientAuth),
             &wrapped.content_type,
             &wrapped.body,
             &Limits::default(),
         )
         .unwrap();
         assert_eq!(opened, message);
-    }
-}
-
-/// A sealer over any [`ClientAuth`] (what the transport glue does).
-struct SealerOf<'a>(&'a mut dyn ClientAuth);
-
-impl MessageSealer for SealerOf<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
-    }
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
     }
 }

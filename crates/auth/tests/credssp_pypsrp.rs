@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use pssession_auth::credssp::CredsspServer;
+use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{AcceptStep, ServerAuth, UserDatabase};
-use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol, Limits};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -63,18 +64,6 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
     stream.write_all(body).unwrap();
 }
 
-struct Sealer<'a>(&'a mut CredsspServer);
-
-impl MessageSealer for Sealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
-    }
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-    }
-}
-
 #[derive(Default)]
 struct Seen {
     /// (user, delegated password) per completed authentication.
@@ -113,11 +102,14 @@ fn serve(stream: TcpStream, mut auth: CredsspServer, seen: &Mutex<Seen>) {
             continue;
         }
         let ctype = req.header("Content-Type").unwrap_or_default().to_owned();
-        let plain = multipart::decrypt(&mut Sealer(&mut auth), &ctype, &req.body, &Limits::default())
-            .expect("pypsrp's body decrypts");
+        let plain =
+            multipart::decrypt(&mut Sealer(&mut auth as &mut dyn ServerAuth), &ctype, &req.body, &Limits::default())
+                .expect("pypsrp's body decrypts");
         seen.lock().unwrap().content_types.push(ctype);
         let reply = [b"<echo>".as_slice(), &plain, b"</echo>"].concat();
-        let body = multipart::encrypt(&mut Sealer(&mut auth), EncryptionProtocol::CredSsp, &reply).unwrap();
+        let body =
+            multipart::encrypt(&mut Sealer(&mut auth as &mut dyn ServerAuth), EncryptionProtocol::CredSsp, &reply)
+                .unwrap();
         respond(&mut writer, "200 OK", &[("Content-Type", body.content_type)], &body.body);
     }
 }

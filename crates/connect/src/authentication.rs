@@ -14,12 +14,13 @@ use pssession_auth::client_cert::MUTUAL_AUTHORIZATION;
 use pssession_auth::credssp::CredsspDelegation;
 use pssession_auth::digest::DigestClient;
 use pssession_auth::kerberos::Krb5Config;
+use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{
     AuthError, BasicClient, ChannelBindings, ClientAuth, Credentials, HttpInitiator, KerberosClient,
-    KerberosCredential, KerberosOptions, SpnegoClient, TransportSecurity, WrappedMessage,
-    credssp_delegating_credentials, kerberos_client, negotiate_kerberos_client,
+    KerberosCredential, KerberosOptions, SpnegoClient, TransportSecurity, credssp_delegating_credentials,
+    kerberos_client, negotiate_kerberos_client,
 };
-use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol, Limits};
 use pssession_wsman::transport::{AuthStepError, ConnectionInfo, HttpAuthenticator, MessageEncryption};
 use zeroize::Zeroizing;
 
@@ -423,20 +424,6 @@ impl HttpAuthenticator for WinrmAuthenticator {
             Some(active) if active.seals.is_some() => Some(active),
             _ => None,
         }
-    }
-}
-
-/// Lets `multipart` drive a [`ClientAuth`]'s wrap/unwrap.
-struct Sealer<'a>(&'a mut dyn ClientAuth);
-
-impl MessageSealer for Sealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let WrappedMessage { header, data } = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header, ciphertext: data, padding: 0 })
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
     }
 }
 

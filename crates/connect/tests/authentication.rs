@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions, WinrmAuthenticator};
 use pssession_auth::credssp::CredsspServer;
+use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, Credentials, NegotiateServer, ServerAuth,
     TransportSecurity, UserDatabase,
 };
-use pssession_wsman::multipart::{self, EncryptionProtocol, Limits, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol, Limits};
 use pssession_wsman::transport::{ConnectionInfo, EndpointUri, HttpAuthenticator};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -66,18 +67,6 @@ fn handshake(
     Err("too many rounds".into())
 }
 
-struct ServerSealer<'a>(&'a mut dyn ServerAuth);
-
-impl MessageSealer for ServerSealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let w = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header: w.header, ciphertext: w.data, padding: 0 })
-    }
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-    }
-}
-
 #[test]
 fn negotiate_over_http_encrypts_both_ways() {
     let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Negotiate, "Passw0rd!"));
@@ -90,11 +79,14 @@ fn negotiate_over_http_encrypts_both_ways() {
     let (content_type, body) = client.encryption().expect("sealing over HTTP").encrypt(envelope).unwrap();
     assert!(content_type.contains("application/HTTP-SPNEGO-session-encrypted"), "{content_type}");
     assert!(!body.windows(envelope.len()).any(|w| w == envelope), "the envelope travels encrypted");
-    let plain = multipart::decrypt(&mut ServerSealer(&mut server), &content_type, &body, &Limits::default()).unwrap();
+    let plain =
+        multipart::decrypt(&mut Sealer(&mut server as &mut dyn ServerAuth), &content_type, &body, &Limits::default())
+            .unwrap();
     assert_eq!(plain, envelope);
 
     let reply = b"<s:Envelope>response</s:Envelope>";
-    let sealed = multipart::encrypt(&mut ServerSealer(&mut server), EncryptionProtocol::Spnego, reply).unwrap();
+    let sealed =
+        multipart::encrypt(&mut Sealer(&mut server as &mut dyn ServerAuth), EncryptionProtocol::Spnego, reply).unwrap();
     let opened = client.encryption().unwrap().decrypt(&sealed.content_type, sealed.body.clone().into()).unwrap();
     assert_eq!(&opened[..], reply);
 
@@ -184,7 +176,9 @@ fn credssp_over_http_delegates_and_encrypts_with_the_credssp_protocol() {
     let (content_type, body) = client.encryption().expect("CredSSP seals over HTTP").encrypt(&envelope).unwrap();
     assert!(content_type.contains("HTTP-CredSSP-session-encrypted"), "{content_type}");
     assert!(content_type.starts_with("multipart/x-multi-encrypted"), "40 kB is chunked: {content_type}");
-    let plain = multipart::decrypt(&mut ServerSealer(&mut server), &content_type, &body, &Limits::default()).unwrap();
+    let plain =
+        multipart::decrypt(&mut Sealer(&mut server as &mut dyn ServerAuth), &content_type, &body, &Limits::default())
+            .unwrap();
     assert_eq!(plain, envelope);
 }
 

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use pssession_auth::client_cert::{CertificateMapping, MUTUAL_AUTHORIZATION};
 use pssession_auth::credssp::CredsspServer;
+use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, KerberosAcceptor, Keytab,
-    NegotiateServer, ServerAuth, TransportSecurity, UserDatabase, WrappedMessage,
+    NegotiateServer, ServerAuth, TransportSecurity, UserDatabase,
 };
 use pssession_wsman::fault::WsmanFault;
-use pssession_wsman::multipart::{self, EncryptionProtocol, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::service::{Caller, Service};
@@ -146,20 +147,6 @@ impl Connection {
             certificate_identity: client_identity,
             context: None,
         }
-    }
-}
-
-/// `multipart` drives a [`ServerAuth`]'s wrap/unwrap through this.
-struct Sealer<'a>(&'a mut dyn ServerAuth);
-
-impl MessageSealer for Sealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let WrappedMessage { header, data } = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header, ciphertext: data, padding: 0 })
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
     }
 }
 

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use pssession_auth::{ClientAuth, Credentials, WrappedMessage, negotiate_client};
+use pssession_auth::winrm_sealing::Sealer;
+use pssession_auth::{ClientAuth, Credentials, negotiate_client};
 use pssession_server::{RunningServer, Server, ServiceConfig};
-use pssession_wsman::multipart::{self, EncryptionProtocol, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol};
 use pssession_wsman::transport::{
     AuthStepError, ConnectionInfo, EndpointUri, HttpAuthenticator, HttpTransport, MessageEncryption, TransportError,
     TransportOptions,
@@ -161,19 +162,6 @@ struct Ntlm {
 
 fn step_error(e: impl std::fmt::Display) -> AuthStepError {
     AuthStepError::new(e.to_string())
-}
-
-struct Sealer<'a>(&'a mut dyn ClientAuth);
-
-impl MessageSealer for Sealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let WrappedMessage { header, data } = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header, ciphertext: data, padding: 0 })
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-    }
 }
 
 impl HttpAuthenticator for Ntlm {

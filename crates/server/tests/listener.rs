@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pssession_auth::{BasicClient, ClientAuth, Credentials, TransportSecurity, WrappedMessage, negotiate_client};
+use pssession_auth::winrm_sealing::Sealer;
+use pssession_auth::{BasicClient, ClientAuth, Credentials, TransportSecurity, negotiate_client};
 use pssession_server::plugin::Plugin;
 use pssession_server::{RunningServer, Server, ServerCertificate, ServiceConfig};
 use pssession_wsman::envelope::ResponseBody;
-use pssession_wsman::multipart::{self, EncryptionProtocol, MessageSealer, SealError, Sealed};
+use pssession_wsman::multipart::{self, EncryptionProtocol};
 use pssession_wsman::transport::{
     AuthStepError, ConnectionInfo, EndpointUri, HttpAuthenticator, HttpTransport, MessageEncryption, TransportError,
     TransportOptions,
@@ -44,19 +45,6 @@ impl TestAuth {
 
 fn step_error(e: impl std::fmt::Display) -> AuthStepError {
     AuthStepError::new(e.to_string())
-}
-
-struct Sealer<'a>(&'a mut dyn ClientAuth);
-
-impl MessageSealer for Sealer<'_> {
-    fn wrap(&mut self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let WrappedMessage { header, data } = self.0.wrap(plaintext).map_err(|e| SealError::new(e.to_string()))?;
-        Ok(Sealed { header, ciphertext: data, padding: 0 })
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.0.unwrap(header, ciphertext).map_err(|e| SealError::new(e.to_string()))
-    }
 }
 
 impl HttpAuthenticator for TestAuth {
