@@ -120,19 +120,6 @@ fn a_request_declaring_4_gib_is_refused_from_its_headers() {
 
 #[test]
 fn an_endless_chunked_request_stops_at_the_request_limit() {
-    static CHUNK: [u8; 8192 + 8] = {
-        // "2000\r\n" + 8 KiB of 'A' + "\r\n": one 8 KiB chunk of a body that never ends.
-        let mut chunk = [b'A'; 8192 + 8];
-        let size = *b"2000\r\n";
-        let mut i = 0;
-        while i < size.len() {
-            chunk[i] = size[i];
-            i += 1;
-        }
-        chunk[8192 + 6] = b'\r';
-        chunk[8192 + 7] = b'\n';
-        chunk
-    };
     let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let runtime = runtime();
     let (server, max_body) = runtime.block_on(start());
@@ -142,7 +129,7 @@ fn an_endless_chunked_request_stops_at_the_request_limit() {
         address,
         b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n\
           Transfer-Encoding: chunked\r\n\r\n",
-        &CHUNK,
+        &pssession_testkit::ENDLESS_BODY_CHUNK,
     );
     let (peak, elapsed) = measuring.stop();
     assert!(status.contains(" 413"), "{status:?}");

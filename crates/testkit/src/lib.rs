@@ -213,3 +213,18 @@ pub fn run_python_json(script: &Path, request: &serde_json::Value) -> serde_json
     );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{} answered no JSON: {e}", script.display()))
 }
+
+/// One 8 KiB HTTP/1.1 chunk (`2000\r\n`, 8,192 × `A`, `\r\n`): sent over and over, a chunked body that never ends,
+/// for the tests of body limits on both sides of the transport.
+pub static ENDLESS_BODY_CHUNK: [u8; 8192 + 8] = {
+    let mut chunk = [b'A'; 8192 + 8];
+    let size = *b"2000\r\n";
+    let mut i = 0;
+    while i < size.len() {
+        chunk[i] = size[i];
+        i += 1;
+    }
+    chunk[8192 + 6] = b'\r';
+    chunk[8192 + 7] = b'\n';
+    chunk
+};

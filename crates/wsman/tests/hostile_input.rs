@@ -261,20 +261,10 @@ mod transport {
     fn an_endless_chunked_response_stops_at_the_response_limit() {
         let _serial = super::serial();
         const LIMIT: usize = 1 << 20;
-        static CHUNK: [u8; 8192 + 8] = {
-            // "2000\r\n" + 8 KiB of 'A' + "\r\n": one 8 KiB chunk of a body that never ends.
-            let mut chunk = [b'A'; 8192 + 8];
-            let size = *b"2000\r\n";
-            let mut i = 0;
-            while i < size.len() {
-                chunk[i] = size[i];
-                i += 1;
-            }
-            chunk[8192 + 6] = b'\r';
-            chunk[8192 + 7] = b'\n';
-            chunk
-        };
-        let addr = hostile_server(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &CHUNK);
+        let addr = hostile_server(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &pssession_testkit::ENDLESS_BODY_CHUNK,
+        );
         let mut transport = transport(addr, LIMIT);
         let measuring = Measuring::start();
         let result = runtime().block_on(transport.send(Bytes::from_static(b"<s:Envelope/>")));
