@@ -4,7 +4,9 @@
 //! cargo xtask ci                 install test peers, then fmt, clippy, all tests, fuzz smoke runs
 //! cargo xtask setup              only install: Debian packages, the Python venv, cargo-fuzz
 //! cargo xtask fuzz [TARGET] [--seconds N]   fuzz one or every target (seeded from ../shared/fixtures)
+//! cargo xtask fuzz campaign [TARGET] [--seconds N]   the same, counted into fuzz/CAMPAIGNS.md and README.md
 //! cargo xtask bench [--quick]    criterion benches and the Python anchors, same machine, same run
+//! cargo xtask bench --load [--quick]   the load run: pssession vs pypsrp, fan-out, streaming (loadtest/)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -25,7 +27,8 @@ fn main() -> ExitCode {
         Some("setup") => setup::all(),
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        _ => Err("usage: cargo xtask <ci | setup | fuzz [TARGET] [--seconds N] | bench [--quick]>".to_owned()),
+        _ => Err("usage: cargo xtask <ci | setup | fuzz [campaign] [TARGET] [--seconds N] | bench [--load] [--quick]>"
+            .to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +87,9 @@ fn ci() -> Result {
 
 fn bench(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--load") {
+        return load(quick);
+    }
     setup::python_venv()?;
     let results = root().join("target/anchor-bench");
     let anchors = root().join("../shared/bench");
@@ -108,4 +114,61 @@ fn bench(args: &[String]) -> Result {
     run(Command::new(setup::venv_python())
         .arg(anchors.join("summarize.py"))
         .env("PERF_RESULTS_DIR", results.join("results")))
+}
+
+/// `cargo xtask bench --load [--quick]`: release builds of the `pssession` CLI and the load driver, then
+/// `pssession-load run` (loadtest/src/run.rs) with the venv's pypsrp. A full run writes `benches/load-results.md`
+/// (the table the README shows) and `.jsonl` beside it; `--quick` (small sizes, a smoke test) writes under
+/// `target/load/` instead.
+fn load(quick: bool) -> Result {
+    setup::python_venv()?;
+    run(cargo().args(["build", "--release", "-p", "pssession", "-p", "pssession-loadtest"]))?;
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let driver = target.join("release/pssession-load");
+    let out = if quick { target.join("load/results-quick.md") } else { root().join("benches/load-results.md") };
+    let mut command = Command::new(driver);
+    command.arg("run").arg("--python").arg(setup::venv_python()).arg("--out").arg(&out);
+    if quick {
+        command.arg("--quick");
+    }
+    run(&mut command)?;
+    if quick {
+        return Ok(());
+    }
+    // The README shows the tables of the last full run, between its markers.
+    let results = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let readme = root().join("README.md");
+    let text = std::fs::read_to_string(&readme).map_err(|e| format!("{}: {e}", readme.display()))?;
+    match replace_between(&text, LOAD_START, LOAD_END, &results) {
+        Some(updated) => std::fs::write(&readme, updated).map_err(|e| format!("{}: {e}", readme.display())),
+        None => {
+            eprintln!("xtask: README.md has no {LOAD_START} … {LOAD_END} section; results are in {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+const LOAD_START: &str = "<!-- load-results:start (written by cargo xtask bench --load) -->";
+const LOAD_END: &str = "<!-- load-results:end -->";
+
+/// `text` with what lies between the `start` and `end` lines replaced by `body`; `None` without both markers.
+fn replace_between(text: &str, start: &str, end: &str, body: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
+    Some(format!("{}\n{}\n{}", &text[..from], body.trim_end(), &text[to..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_between_the_markers() {
+        let text = "a\n<!-- s -->\nold\nlines\n<!-- e -->\nb\n";
+        assert_eq!(
+            replace_between(text, "<!-- s -->", "<!-- e -->", "new\n").as_deref(),
+            Some("a\n<!-- s -->\nnew\n<!-- e -->\nb\n")
+        );
+        assert_eq!(replace_between("a\n<!-- s -->\n", "<!-- s -->", "<!-- e -->", "x"), None);
+    }
 }
