@@ -9,14 +9,11 @@
 //! next number acknowledges it, and answers a repeated number with the same response. So a Receive whose
 //! response was lost is simply sent again with the same number.
 //!
-//! As a second guard, every received fragment's (ObjectId, FragmentId) is remembered in a bounded window, and a
-//! fragment seen before is discarded: ObjectIds of one shell's output never repeat, so a repeat can only be a
-//! duplicate delivery.
-//!
-//! Finally, the fragments of an object that is not complete at the end of a response are held back here until its
-//! last fragment arrives, so the PSRP layer only ever holds whole objects between Receives. A Reconnect
-//! resynchronises the PSRP stream (discarding a partly reassembled object, as PowerShell's
-//! `PrepareForStreamConnect` does); holding partial objects here means that discards nothing.
+//! As a second guard, with such a server every received fragment's (ObjectId, FragmentId) is remembered in a
+//! bounded window, and a fragment seen before is discarded: ObjectIds of one shell's output never repeat, so a
+//! repeat can only be a duplicate delivery. (A server that does not retain never repeats a response, so nothing is
+//! checked then.) Because such a server's stream has no gaps, a Reconnect keeps the PSRP layer's partly
+//! reassembled object (`ClientRunspacePool::reconnect_started_resuming`) instead of discarding it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -49,8 +46,6 @@ pub(crate) struct Delivery {
     order: VecDeque<(u64, u64)>,
     duplicates: u64,
     dropped: HashMap<Option<Uuid>, u64>,
-    /// Per target: fragments of an object whose last fragment has not arrived yet.
-    partial: HashMap<Option<Uuid>, BytesMut>,
 }
 
 impl Delivery {
@@ -126,86 +121,53 @@ impl Delivery {
         self.dropped.get(&target).copied().unwrap_or(0)
     }
 
-    /// `data` (one `rsp:Stream` payload of whole fragments for `target`) without the fragments already received,
-    /// and with the fragments of an object that is not complete yet held back (they come out, in order, with the
-    /// object's last fragment). Bytes that do not parse as fragments are passed on untouched, after what was
-    /// held: the PSRP layer reports them. At most `max_partial` bytes are held; beyond that the fragments are passed
-    /// on and the PSRP layer's object size limit applies.
-    pub(crate) fn accept(&mut self, target: Option<Uuid>, data: Bytes, max_partial: usize) -> Bytes {
-        let mut spans = Vec::new();
-        let mut at = 0usize;
-        while at < data.len() {
-            let Ok(header) = FragmentHeader::parse(&data[at..]) else { return self.release(target, data) };
-            let end = at.saturating_add(FRAGMENT_HEADER_LEN).saturating_add(header.blob_len as usize);
-            if end > data.len() {
-                return self.release(target, data);
-            }
-            spans.push((at, end, (header.object_id, header.fragment_id), header.end));
-            at = end;
-        }
-        let total = spans.len();
-        let mut kept = Vec::with_capacity(total);
-        for (start, end, key, last) in spans {
-            if self.seen.contains(&key) {
-                self.duplicates += 1;
-                continue;
-            }
-            self.remember(key);
-            kept.push((start, end, last));
-        }
-        // Everything up to the last fragment that ends an object goes on; the rest waits for its end.
-        let complete = kept.iter().rposition(|(_, _, last)| *last).map_or(0, |i| i + 1);
-        let held = self.partial.remove(&target).unwrap_or_default();
-        if held.is_empty() && complete == total && kept.len() == total {
-            // The common case: nothing held, nothing removed, nothing to hold.
+    /// `data` (one `rsp:Stream` payload of whole fragments) without the fragments already received. Untouched
+    /// (not even parsed) when the server does not retain responses, or when nothing repeats; bytes that do not
+    /// parse as fragments are passed on for the PSRP layer to report.
+    pub(crate) fn accept(&mut self, data: Bytes) -> Bytes {
+        if !self.server_retains {
             return data;
         }
-        let mut out = held;
-        for (start, end, _) in &kept[..complete] {
-            out.extend_from_slice(&data[*start..*end]);
-        }
-        let mut rest = BytesMut::new();
-        for (start, end, _) in &kept[complete..] {
-            rest.extend_from_slice(&data[*start..*end]);
-        }
-        if complete == 0 {
-            // No object ended here: what was held and what came are all one unfinished object.
-            out.extend_from_slice(&rest);
-            if out.len() <= max_partial {
-                self.partial.insert(target, out);
-                return Bytes::new();
+        // Built only from the first duplicate on.
+        let mut kept: Option<BytesMut> = None;
+        let mut at = 0usize;
+        while at < data.len() {
+            let Ok(header) = FragmentHeader::parse(&data[at..]) else { break };
+            let end = at.saturating_add(FRAGMENT_HEADER_LEN).saturating_add(header.blob_len as usize);
+            if end > data.len() {
+                break;
             }
-            return out.freeze();
-        }
-        if !rest.is_empty() {
-            if rest.len() <= max_partial {
-                self.partial.insert(target, rest);
+            if self.remember((header.object_id, header.fragment_id)) {
+                if let Some(kept) = &mut kept {
+                    kept.extend_from_slice(&data[at..end]);
+                }
             } else {
-                out.extend_from_slice(&rest);
+                self.duplicates += 1;
+                kept.get_or_insert_with(|| BytesMut::from(&data[..at]));
             }
+            at = end;
         }
-        out.freeze()
-    }
-
-    /// What is held for `target`, followed by `data`.
-    fn release(&mut self, target: Option<Uuid>, data: Bytes) -> Bytes {
-        match self.partial.remove(&target) {
-            Some(mut held) => {
-                held.extend_from_slice(&data);
-                held.freeze()
-            }
+        match kept {
             None => data,
+            Some(mut kept) => {
+                kept.extend_from_slice(&data[at..]);
+                kept.freeze()
+            }
         }
     }
 
-    fn remember(&mut self, key: (u64, u64)) {
-        if self.order.len() >= DUPLICATE_WINDOW
+    /// Records a fragment; false if it was seen before.
+    fn remember(&mut self, key: (u64, u64)) -> bool {
+        if !self.seen.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > DUPLICATE_WINDOW
             && let Some(old) = self.order.pop_front()
         {
             self.seen.remove(&old);
         }
-        self.seen.insert(key);
-        self.order.push_back(key);
+        true
     }
 }
 
@@ -222,59 +184,61 @@ mod tests {
         out.to_vec()
     }
 
+    /// A delivery state that has seen a server echo its numbering.
+    fn retaining() -> Delivery {
+        let mut delivery = Delivery::default();
+        let header = Header { sequence_id: Some(1), ..Header::default() };
+        delivery.received(None, &header);
+        assert!(delivery.server_retains());
+        delivery
+    }
+
     #[test]
     fn repeated_fragments_are_discarded_once_seen() {
-        let mut delivery = Delivery::default();
+        let mut delivery = retaining();
         let a = fragment(4, 0, true, false, b"first half");
         let b = fragment(4, 1, false, true, b"second half");
         let c = fragment(5, 0, true, true, b"whole");
         let first = Bytes::from([a.clone(), b.clone()].concat());
-        assert_eq!(delivery.accept(None, first.clone(), 1 << 20), first, "new fragments pass untouched");
+        assert_eq!(delivery.accept(first.clone()), first, "new fragments pass untouched");
         // A repeated response that also carries a new fragment: only the new one survives.
         let repeat = Bytes::from([a, b, c.clone()].concat());
-        assert_eq!(delivery.accept(None, repeat, 1 << 20), Bytes::from(c.clone()));
+        assert_eq!(delivery.accept(repeat), Bytes::from(c.clone()));
         assert_eq!(delivery.duplicates(), 2);
-        assert_eq!(delivery.accept(None, Bytes::from(c), 1 << 20), Bytes::new());
+        assert_eq!(delivery.accept(Bytes::from(c)), Bytes::new());
         assert_eq!(delivery.duplicates(), 3);
     }
 
     #[test]
-    fn an_unfinished_object_is_held_until_its_last_fragment() {
+    fn a_server_that_does_not_retain_is_not_checked() {
         let mut delivery = Delivery::default();
-        let target = Some(Uuid::from_u128(9));
-        let whole = fragment(3, 0, true, true, b"whole");
-        let head = fragment(4, 0, true, false, b"head");
-        let middle = fragment(4, 1, false, false, b"middle");
-        let tail = fragment(4, 2, false, true, b"tail");
-        let first = Bytes::from([whole.clone(), head.clone()].concat());
-        assert_eq!(delivery.accept(target, first, 1 << 20), Bytes::from(whole));
-        assert!(delivery.accept(target, Bytes::from(middle.clone()), 1 << 20).is_empty(), "still unfinished");
-        // Another target's stream is independent.
-        let other = fragment(9, 0, true, true, b"pool");
-        assert_eq!(delivery.accept(None, Bytes::from(other.clone()), 1 << 20), Bytes::from(other));
-        let last = delivery.accept(target, Bytes::from(tail.clone()), 1 << 20);
-        assert_eq!(last, Bytes::from([head, middle, tail].concat()));
-        // Over the limit, an unfinished object is passed on (the PSRP layer's object size limit applies).
-        let big = fragment(10, 0, true, false, &[b'x'; 64]);
-        assert_eq!(delivery.accept(target, Bytes::from(big.clone()), 16), Bytes::from(big));
+        let whole = Bytes::from(fragment(5, 0, true, true, b"whole"));
+        assert_eq!(delivery.accept(whole.clone()), whole);
+        assert_eq!(delivery.accept(whole.clone()), whole, "a server that never repeats is not second-guessed");
+        assert_eq!(delivery.duplicates(), 0);
     }
 
     #[test]
     fn malformed_data_is_left_to_the_psrp_layer() {
-        let mut delivery = Delivery::default();
+        let mut delivery = retaining();
         let data = Bytes::from_static(b"not a fragment");
-        assert_eq!(delivery.accept(None, data.clone(), 1 << 20), data);
+        assert_eq!(delivery.accept(data.clone()), data);
+        // A duplicate before malformed bytes: the duplicate goes, the rest is passed on as it came.
+        let whole = fragment(6, 0, true, true, b"whole");
+        delivery.accept(Bytes::from(whole.clone()));
+        let mixed = Bytes::from([whole, b"junk".to_vec()].concat());
+        assert_eq!(delivery.accept(mixed), Bytes::from_static(b"junk"));
     }
 
     #[test]
     fn the_window_forgets_the_oldest_fragments() {
-        let mut delivery = Delivery::default();
+        let mut delivery = retaining();
         for id in 1..=(DUPLICATE_WINDOW as u64 + 1) {
-            delivery.accept(None, Bytes::from(fragment(id, 0, true, true, b"x")), 1 << 20);
+            delivery.accept(Bytes::from(fragment(id, 0, true, true, b"x")));
         }
         // Object 1 left the window; object 2 is still in it.
-        assert_eq!(delivery.accept(None, Bytes::from(fragment(1, 0, true, true, b"x")), 1 << 20).len(), 22);
-        assert!(delivery.accept(None, Bytes::from(fragment(3, 0, true, true, b"x")), 1 << 20).is_empty());
+        assert_eq!(delivery.accept(Bytes::from(fragment(1, 0, true, true, b"x"))).len(), 22);
+        assert!(delivery.accept(Bytes::from(fragment(3, 0, true, true, b"x"))).is_empty());
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl Session {
     /// ([`crate::delivery`]). When the server retains responses, a Receive that failed on the network is sent
     /// again with the same number (up to `max_connection_retry_count` times); after that the session is
     /// Disconnected ([`Error::ConnectionInterrupted`]) and [`Session::reconnect`] resumes it without losing or
-    /// repeating output. Duplicate fragments are removed and unfinished objects held back before the PSRP layer.
+    /// repeating output. Duplicate fragments are removed before the PSRP layer.
     async fn receive_from(
         &mut self,
         target: Option<Uuid>,
@@ -297,10 +297,9 @@ impl Session {
             match self.client.receive(id, target, wait, sequence).await {
                 Ok(Some((header, mut response))) => {
                     self.delivery.received(target, &header);
-                    let max_partial = self.client.options().maximum_received_object_size;
                     for stream in &mut response.streams {
                         let data = std::mem::take(&mut stream.data);
-                        stream.data = self.delivery.accept(target, data, max_partial);
+                        stream.data = self.delivery.accept(data);
                     }
                     return Ok(Some(response));
                 }
@@ -854,7 +853,12 @@ impl Session {
             SessionState::Disconnected => {}
         }
         let id = self.instance_id();
-        self.pool.reconnect_started()?;
+        if self.delivery.server_retains() {
+            // The server repeats what this client did not acknowledge: the stream has no gap.
+            self.pool.reconnect_started_resuming()?;
+        } else {
+            self.pool.reconnect_started()?;
+        }
         let body = RequestBody::Reconnect(Reconnect { command_id: None, buffer_mode: None });
         // Reconnect is safe to resend: the server answers success when the shell is already connected to this
         // client session.

@@ -530,12 +530,22 @@ impl ClientRunspacePool {
         Ok(())
     }
 
-    /// A Reconnect (same client session) is about to be sent: `Disconnected → Connecting`.
+    /// A Reconnect (same client session) is about to be sent: `Disconnected → Connecting`. The server's stream may
+    /// have a gap (a response lost with the connection), so a partly reassembled object is discarded and the stream
+    /// resumes at the next object's start, as PowerShell's `PrepareForStreamConnect` does.
     pub fn reconnect_started(&mut self) -> Result<(), ClientError> {
-        self.require("reconnect", &[RunspacePoolState::Disconnected])?;
-        self.state = RunspacePoolState::Connecting;
+        self.reconnect_started_resuming()?;
         // The first bytes after a reconnect may be the tail of an object begun before the disconnect.
         self.defragmenter.resynchronise();
+        Ok(())
+    }
+
+    /// [`Self::reconnect_started`] for a server that resumes its stream exactly where this client stopped reading
+    /// (it retained every response until acknowledged): nothing can be missing, so a partly reassembled object is
+    /// kept and completed by what follows.
+    pub fn reconnect_started_resuming(&mut self) -> Result<(), ClientError> {
+        self.require("reconnect", &[RunspacePoolState::Disconnected])?;
+        self.state = RunspacePoolState::Connecting;
         Ok(())
     }
 

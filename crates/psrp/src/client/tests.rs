@@ -514,3 +514,52 @@ fn several_statements_are_laid_out_as_powershell_does() {
     let empty = PipelineSpec::script("1").add_statement(Vec::new());
     assert!(pool.create_pipeline(Uuid::from_u128(4), &empty).is_err(), "an empty statement is refused");
 }
+
+/// An output message cut into fragments of at most `fragment_size` bytes, as separate `rsp:Stream` payloads.
+fn output_fragments(pool: Uuid, pipeline: Uuid, body: &str, fragment_size: usize) -> Vec<Bytes> {
+    let message = Message::new(
+        Destination::Client,
+        MessageType::PipelineOutput,
+        pool,
+        pipeline,
+        Bytes::copy_from_slice(body.as_bytes()),
+    );
+    let mut fragmenter = crate::Fragmenter::new(fragment_size).expect("fragmenter");
+    fragmenter.set_next_object_id(2);
+    fragmenter.enqueue(&message);
+    std::iter::from_fn(|| fragmenter.next_fragment().map(|p| p.data)).collect()
+}
+
+#[test]
+fn a_resuming_reconnect_completes_the_object_a_plain_one_discards() {
+    let id = Uuid::from_u128(0xABCD);
+    let pipeline = Uuid::from_u128(1);
+    let body = format!("<S>{}</S>", "x".repeat(200));
+    for resuming in [true, false] {
+        let mut pool = ClientRunspacePool::new(id, RunspacePoolConfig::default()).expect("pool");
+        pool.creation_payload().expect("creation");
+        let opened = "<Obj><MS><I32 N=\"RunspaceState\">2</I32></MS></Obj>";
+        pool.receive(server_message(id, Uuid::nil(), MessageType::RunspacePoolState, opened, 1)).expect("opened");
+        pool.create_pipeline(pipeline, &PipelineSpec::script("x")).expect("pipeline");
+        let fragments = output_fragments(id, pipeline, &body, 64);
+        assert!(fragments.len() > 2, "the object spans several fragments");
+        let (head, tail) = fragments.split_at(2);
+        for fragment in head {
+            assert!(pool.receive(fragment.clone()).expect("head").is_empty(), "nothing is complete yet");
+        }
+        pool.disconnect_started().expect("disconnect");
+        pool.disconnect_completed().expect("disconnected");
+        if resuming { pool.reconnect_started_resuming() } else { pool.reconnect_started() }.expect("reconnect");
+        pool.reconnect_completed().expect("reconnected");
+        pool.pipeline_connected(pipeline).expect("pipeline");
+        let mut events = Vec::new();
+        for fragment in tail {
+            events.extend(pool.receive(fragment.clone()).expect("tail"));
+        }
+        let outputs = events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Pipeline { event: PipelineEvent::Output(_), .. }))
+            .count();
+        assert_eq!(outputs, usize::from(resuming), "resuming: {resuming}");
+    }
+}
