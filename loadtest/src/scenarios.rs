@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
 use pssession::{
-    Client, ConnectionTarget, OutputBufferingMode, PipelineEvent, PipelineOutput, PipelineSpec, SessionFilter,
+    Client, ConnectionTarget, OutputBufferingMode, PipelineEvent, PipelineOutput, PipelineSpec, Session, SessionFilter,
     SessionOptions,
 };
 use pssession_auth::Credentials;
@@ -279,6 +279,36 @@ async fn big_output(
     Ok((seconds, check))
 }
 
+/// Starts `Get-TestData -Count count -Size size` in a new session `name` and leaves it disconnected, its output
+/// buffered by the endpoint (Block).
+async fn start_disconnected(endpoint: &Endpoint, name: &str, count: i64, size: usize) -> Result<(), String> {
+    let office = endpoint.client()?;
+    let mut session = office.new_session(name).await.map_err(|e| e.to_string())?;
+    session
+        .invoke_disconnected(&test_data(count, size), None, OutputBufferingMode::Block)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Get-PSSession -Name `name` and Connect-PSSession, from a new client.
+async fn find_and_connect(endpoint: &Endpoint, name: &str) -> Result<Session, String> {
+    let home = endpoint.client()?;
+    let filter = SessionFilter { names: vec![name.to_owned()], ..SessionFilter::default() };
+    let found = home.get_sessions(&filter).await.map_err(|e| e.to_string())?;
+    let [info] = found.as_slice() else {
+        return Err(format!("Get-PSSession -Name {name} found {} sessions", found.len()));
+    };
+    home.connect(info).await.map_err(|e| e.to_string())
+}
+
+/// Receives everything `session` holds into a checked reader, object by object as it arrives.
+async fn receive_checked(session: &mut Session, count: i64, size: usize) -> Result<Check, String> {
+    let mut reader = TestDataReader::new(size);
+    session.receive_each(|output| reader.accept(&output)).await.map_err(|e| e.to_string())?;
+    reader.finish(count)
+}
+
 async fn disconnected(
     endpoint: &Endpoint,
     iterations: usize,
@@ -290,32 +320,14 @@ async fn disconnected(
     let mut check = Check::default();
     for iteration in 0..iterations {
         let name = format!("LoadDisconnected{}_{iteration}", std::process::id());
-        {
-            let office = endpoint.client()?;
-            let mut session = office.new_session(&name).await.map_err(|e| e.to_string())?;
-            session
-                .invoke_disconnected(&test_data(count, size), None, OutputBufferingMode::Block)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        start_disconnected(endpoint, &name, count, size).await?;
         // Let the command produce everything into the endpoint's buffer while nobody is connected.
         tokio::time::sleep(settle).await;
 
         let started = Stopwatch::start();
-        let home = endpoint.client()?;
-        let filter = SessionFilter { names: vec![name.clone()], ..SessionFilter::default() };
-        let found = home.get_sessions(&filter).await.map_err(|e| e.to_string())?;
-        let [info] = found.as_slice() else {
-            return Err(format!("Get-PSSession -Name {name} found {} sessions", found.len()));
-        };
-        let mut session = home.connect(info).await.map_err(|e| e.to_string())?;
-        let outputs = session.receive().await.map_err(|e| e.to_string())?;
-        let mut reader = TestDataReader::new(size);
-        for output in &outputs {
-            reader.accept(output);
-        }
+        let mut session = find_and_connect(endpoint, &name).await?;
+        check = receive_checked(&mut session, count, size).await?;
         seconds.push(started.stop());
-        check = reader.finish(count)?;
         session.remove().await.map_err(|e| e.to_string())?;
     }
     Ok((seconds, check))
@@ -323,34 +335,11 @@ async fn disconnected(
 
 async fn stream(endpoint: &Endpoint, count: i64, size: usize) -> Result<(Vec<Timing>, Check), String> {
     let name = format!("LoadLibraryStream{}", std::process::id());
-    {
-        let office = endpoint.client()?;
-        let mut session = office.new_session(&name).await.map_err(|e| e.to_string())?;
-        session
-            .invoke_disconnected(&test_data(count, size), None, OutputBufferingMode::Block)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    start_disconnected(endpoint, &name, count, size).await?;
     let started = Stopwatch::start();
-    let home = endpoint.client()?;
-    let filter = SessionFilter { names: vec![name.clone()], ..SessionFilter::default() };
-    let found = home.get_sessions(&filter).await.map_err(|e| e.to_string())?;
-    let [info] = found.as_slice() else {
-        return Err(format!("Get-PSSession -Name {name} found {} sessions", found.len()));
-    };
-    let mut session = home.connect(info).await.map_err(|e| e.to_string())?;
-    let mut reader = TestDataReader::new(size);
-    let running: Vec<_> =
-        session.runspace_pool().pipelines().filter(|p| !p.state().is_finished()).map(|p| p.id()).collect();
-    for pipeline in running {
-        session.receive_pipeline(pipeline, |output| reader.accept(&output)).await.map_err(|e| e.to_string())?;
-    }
-    // Anything else the session holds (nothing is expected).
-    for output in session.receive().await.map_err(|e| e.to_string())? {
-        reader.accept(&output);
-    }
+    let mut session = find_and_connect(endpoint, &name).await?;
+    let check = receive_checked(&mut session, count, size).await?;
     let timing = started.stop();
-    let check = reader.finish(count)?;
     session.remove().await.map_err(|e| e.to_string())?;
     Ok((vec![timing], check))
 }
