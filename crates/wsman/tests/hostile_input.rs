@@ -170,6 +170,9 @@ fn an_envelope_over_the_size_limit_is_refused_before_parsing() {
 }
 
 #[cfg(feature = "transport")]
+mod support;
+
+#[cfg(feature = "transport")]
 mod transport {
     //! A hostile server on a raw socket: the client must not wait for, or buffer, what the server declares.
 
@@ -178,35 +181,10 @@ mod transport {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use pssession_wsman::transport::{
-        AuthStepError, ConnectionInfo, EndpointUri, HttpAuthenticator, HttpTransport, MessageEncryption,
-        TransportError, TransportOptions,
-    };
+    use pssession_wsman::transport::{EndpointUri, HttpTransport, TransportError, TransportOptions};
 
+    use super::support::Anonymous;
     use super::{Measuring, PROMPT};
-
-    struct Anonymous;
-
-    impl HttpAuthenticator for Anonymous {
-        fn scheme(&self) -> &str {
-            "None"
-        }
-        fn start(&mut self, _: &ConnectionInfo) -> Result<Option<String>, AuthStepError> {
-            Ok(None)
-        }
-        fn challenge(&mut self, _: u16, _: &[String]) -> Result<Option<String>, AuthStepError> {
-            Ok(None)
-        }
-        fn authorization(&mut self) -> Result<Option<String>, AuthStepError> {
-            Ok(None)
-        }
-        fn is_established(&self) -> bool {
-            true
-        }
-        fn encryption(&mut self) -> Option<&mut dyn MessageEncryption> {
-            None
-        }
-    }
 
     /// A server on its own thread that reads one request and answers with `head`, then writes `chunk` until the
     /// client hangs up (or, when `chunk` is empty, holds the connection open until the client hangs up).

@@ -2,6 +2,9 @@
 //! (refused, followed, limit exceeded, downgrade refused), TLS verification and its escape hatches, timeouts,
 //! servers that close mid-response or between requests, oversized responses, and a CONNECT proxy.
 
+mod support;
+use support::Anonymous;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,30 +88,6 @@ impl MessageEncryption for XorEncryption {
             return Err(AuthStepError::new("unexpected content type"));
         }
         Ok(xor(&body))
-    }
-}
-
-/// No authentication at all.
-struct Anonymous;
-
-impl HttpAuthenticator for Anonymous {
-    fn scheme(&self) -> &str {
-        "None"
-    }
-    fn start(&mut self, _: &ConnectionInfo) -> Result<Option<String>, AuthStepError> {
-        Ok(None)
-    }
-    fn challenge(&mut self, _: u16, _: &[String]) -> Result<Option<String>, AuthStepError> {
-        Ok(None)
-    }
-    fn authorization(&mut self) -> Result<Option<String>, AuthStepError> {
-        Ok(None)
-    }
-    fn is_established(&self) -> bool {
-        true
-    }
-    fn encryption(&mut self) -> Option<&mut dyn MessageEncryption> {
-        None
     }
 }
 
