@@ -14,29 +14,17 @@ mod e2e_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e_support::{ALICE, Endpoints, Machine, Setup, mask};
+use e2e_support::{ALICE, Endpoints, Machine, Setup, client, client_with, mask};
 use expect_test::expect;
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
 use pssession::{
-    Client, ConnectionTarget, Error, OutputBufferingMode, PipelineEvent, PipelineOutput, PipelineSpec,
-    PsInvocationState, Session, SessionFilter, SessionOptions, SessionState,
+    Client, Error, OutputBufferingMode, PipelineEvent, PipelineOutput, PipelineSpec, PsInvocationState, Session,
+    SessionFilter, SessionOptions, SessionState,
 };
-use pssession_auth::Credentials;
 use pssession_server::engine::{BuiltinEngine, EngineConfig};
 use pssession_server::plugin::Plugin;
 use pssession_server::powershell::PowerShellPlugin;
 use pssession_server::{RunningServer, Server, ServiceConfig};
 use pssession_testkit::fault_proxy::{FaultPlan, FaultProxy, seed_from_env};
-
-fn client_with(uri: &str, options: SessionOptions) -> Client {
-    let target = ConnectionTarget::connection_uri(uri).expect("uri");
-    let auth = AuthenticationOptions::new(AuthenticationMechanism::Negotiate, Credentials::new(ALICE.0, ALICE.1));
-    Client::new(target, options, auth).expect("client")
-}
-
-fn client(uri: &str) -> Client {
-    client_with(uri, SessionOptions::default())
-}
 
 /// The `Sequence` numbers of Get-TestData objects among `outputs`, in arrival order.
 fn push_sequence(into: &mut Vec<u64>, output: &PipelineOutput) {
@@ -111,7 +99,7 @@ fn run_through_faults(objects: u64, size: usize, envelope: Option<usize>) -> Fau
         if let Some(envelope) = envelope {
             options.max_envelope_size = envelope;
         }
-        let mut session = client_with(&uri, options.clone()).new_session("Faults").await.expect("new session");
+        let mut session = client_with(&uri, ALICE, options.clone()).new_session("Faults").await.expect("new session");
         let script = format!("Get-TestData -Count {objects} -Size {size}");
         let pipeline = session.start(&PipelineSpec::script(&script)).await.expect("start");
         proxy.arm(true);
@@ -163,7 +151,7 @@ fn run_through_faults(objects: u64, size: usize, envelope: Option<usize>) -> Fau
                     disconnect_through_faults(&mut session, seed).await;
                     proxy.arm(false);
                     duplicates += session.duplicates_discarded();
-                    let other = client_with(&uri, options.clone());
+                    let other = client_with(&uri, ALICE, options.clone());
                     let filter = SessionFilter { names: vec!["Faults".to_owned()], ..SessionFilter::default() };
                     let found = other.get_sessions(&filter).await.expect("get_sessions");
                     session = other.connect(&found[0]).await.expect("the other client connects");
@@ -240,7 +228,7 @@ fn run_disconnected(mode: OutputBufferingMode) -> (Vec<u64>, u64, Vec<pssession:
     let endpoints = Endpoints::start(Setup { config, ..Setup::default() });
     let uri = endpoints.http_uri(0);
     endpoints.runtime.block_on(async {
-        let mut session = client(&uri).new_session("Buffered").await.expect("new session");
+        let mut session = client(&uri, ALICE).new_session("Buffered").await.expect("new session");
         let script = format!("Get-TestData -Count {BUFFERED_OBJECTS}");
         let pipeline =
             session.invoke_disconnected(&PipelineSpec::script(&script), None, mode).await.expect("invoke disconnected");
@@ -327,7 +315,7 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
     let mut options = SessionOptions::default();
     options.max_connection_retry_count = 20;
     let (mut session, pipeline) = endpoints.runtime.block_on(async {
-        let mut s = client_with(&uri, options).new_session("Receiving").await.expect("session");
+        let mut s = client_with(&uri, ALICE, options).new_session("Receiving").await.expect("session");
         let pipeline = s.start(&sleeping).await.expect("start");
         (s, pipeline)
     });
@@ -349,7 +337,7 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
     let mut options = SessionOptions::default();
     options.max_connection_retry_count = 1;
     let (mut session, pipeline) = endpoints.runtime.block_on(async {
-        let mut s = client_with(&uri, options).new_session("Interrupted").await.expect("session");
+        let mut s = client_with(&uri, ALICE, options).new_session("Interrupted").await.expect("session");
         let pipeline = s.start(&sleeping).await.expect("start");
         (s, pipeline)
     });
@@ -393,7 +381,7 @@ fn an_expired_idle_timeout_is_a_typed_error_and_the_session_is_broken() {
     let endpoints = Endpoints::start(Setup { config, ..Setup::default() });
     let uri = endpoints.http_uri(0);
     endpoints.runtime.block_on(async {
-        let mut session = client(&uri).new_session("Brief").await.expect("session");
+        let mut session = client(&uri, ALICE).new_session("Brief").await.expect("session");
         session.disconnect(None, OutputBufferingMode::Block).await.expect("disconnect");
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let error = session.reconnect().await.expect_err("expired");
@@ -412,11 +400,11 @@ fn two_clients_racing_to_connect_one_session_one_wins_the_other_is_busy() {
     let uri = endpoints.http_uri(0);
     const ROUNDS: usize = 25;
     endpoints.runtime.block_on(async {
-        let mut session = client(&uri).new_session("Contested").await.expect("session");
+        let mut session = client(&uri, ALICE).new_session("Contested").await.expect("session");
         session.disconnect(None, OutputBufferingMode::Block).await.expect("disconnect");
         let filter = SessionFilter { names: vec!["Contested".to_owned()], ..SessionFilter::default() };
         for round in 0..ROUNDS {
-            let (a, b) = (client(&uri), client(&uri));
+            let (a, b) = (client(&uri, ALICE), client(&uri, ALICE));
             let found = a.get_sessions(&filter).await.expect("get_sessions");
             let info = found[0].clone();
             let barrier = Arc::new(tokio::sync::Barrier::new(2));

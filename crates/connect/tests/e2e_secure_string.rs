@@ -4,30 +4,10 @@
 
 mod e2e_support;
 
-use e2e_support::{ALICE, Endpoints, Setup};
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
-use pssession::psrp::client::{CommandSpec, PipelineEvent};
+use e2e_support::{ALICE, Endpoints, Setup, client, output_texts};
+use pssession::psrp::client::CommandSpec;
 use pssession::psrp::session_key::SecretText;
-use pssession::{
-    Client, ConnectionTarget, OutputBufferingMode, PipelineOutput, PipelineSpec, SessionFilter, SessionOptions,
-};
-use pssession_auth::Credentials;
-
-fn client(uri: &str) -> Client {
-    let target = ConnectionTarget::connection_uri(uri).expect("uri");
-    let auth = AuthenticationOptions::new(AuthenticationMechanism::Negotiate, Credentials::new(ALICE.0, ALICE.1));
-    Client::new(target, SessionOptions::default(), auth).expect("client")
-}
-
-fn outputs(events: &[PipelineOutput]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|o| match &o.event {
-            PipelineEvent::Output(value) => Some(value.to_display_string()),
-            _ => None,
-        })
-        .collect()
-}
+use pssession::{OutputBufferingMode, PipelineSpec, SessionFilter};
 
 /// `Write-Output -InputObject <SecureString>; 'done'`: the engine has no SecureString type, so the plugin hands it
 /// the decrypted text, which comes back as a string (PowerShell would echo the SecureString). The second statement
@@ -44,25 +24,25 @@ fn a_secure_string_parameter_reaches_the_script_through_the_key_exchange() {
     let endpoints = Endpoints::start(Setup::default());
     let uri = endpoints.http_uri(0);
     endpoints.runtime.block_on(async {
-        let office = client(&uri);
+        let office = client(&uri, ALICE);
         let mut session = office.new_session("Secret").await.expect("new session");
         assert!(session.runspace_pool().session_key().is_none(), "no exchange before a SecureString is needed");
         let out = session.invoke(&echo_secret("pa55 w0rd ünï 𐐷")).await.expect("invoke");
-        assert_eq!(outputs(&out), ["pa55 w0rd ünï 𐐷", "done"], "{out:#?}");
+        assert_eq!(output_texts(&out), ["pa55 w0rd ünï 𐐷", "done"], "{out:#?}");
         let key = session.runspace_pool().session_key().cloned().expect("session key");
         // The key is kept for the client session: no second exchange.
         let out = session.invoke(&echo_secret("second")).await.expect("invoke again");
-        assert_eq!(outputs(&out), ["second", "done"]);
+        assert_eq!(output_texts(&out), ["second", "done"]);
         assert_eq!(session.runspace_pool().session_key(), Some(&key));
         session.disconnect(None, OutputBufferingMode::None).await.expect("disconnect");
 
         // Another client connects: a new client session exchanges keys again, and gets the shell's key.
-        let home = client(&uri);
+        let home = client(&uri, ALICE);
         let found = home.get_sessions(&SessionFilter::default()).await.expect("get sessions");
         let mut connected = home.connect(&found[0]).await.expect("connect");
         assert!(connected.runspace_pool().session_key().is_none());
         let out = connected.invoke(&echo_secret("from home")).await.expect("invoke from home");
-        assert_eq!(outputs(&out), ["from home", "done"]);
+        assert_eq!(output_texts(&out), ["from home", "done"]);
         assert_eq!(connected.runspace_pool().session_key(), Some(&key), "the shell keeps one session key");
         connected.remove().await.expect("remove");
     });

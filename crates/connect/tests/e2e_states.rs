@@ -7,31 +7,10 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use e2e_support::{ALICE, BOB, Endpoints, Machine, Setup, mask};
+use e2e_support::{ALICE, BOB, Endpoints, Machine, Setup, client, mask, output_texts};
 use expect_test::expect;
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
-use pssession::{
-    Availability, Client, ConnectionTarget, Error, OutputBufferingMode, PipelineEvent, PipelineSpec, SessionFilter,
-    SessionOptions, SessionState,
-};
-use pssession_auth::Credentials;
+use pssession::{Availability, Error, OutputBufferingMode, PipelineSpec, SessionFilter, SessionState};
 use pssession_server::ServiceConfig;
-
-fn client(uri: &str, user: (&str, &str)) -> Client {
-    let target = ConnectionTarget::connection_uri(uri).expect("uri");
-    let auth = AuthenticationOptions::new(AuthenticationMechanism::Negotiate, Credentials::new(user.0, user.1));
-    Client::new(target, SessionOptions::default(), auth).expect("client")
-}
-
-fn outputs(events: &[pssession::PipelineOutput]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|o| match &o.event {
-            PipelineEvent::Output(value) => Some(value.to_string()),
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn busy_none_and_available() {
@@ -89,7 +68,7 @@ fn busy_none_and_available() {
         held.reconnect().await.expect("no-op");
         assert_eq!((held.state(), held.availability()), (SessionState::Opened, Availability::Available));
         let out = held.invoke(&PipelineSpec::script("'still mine'")).await.expect("invoke");
-        assert_eq!(outputs(&out), ["still mine"]);
+        assert_eq!(output_texts(&out), ["still mine"]);
         held.disconnect(None, OutputBufferingMode::None).await.expect("disconnect");
     });
     assert_eq!(endpoints.counters.connects(), connects + 1, "the no-op connect sent no Connect");

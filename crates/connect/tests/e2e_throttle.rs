@@ -8,19 +8,11 @@ mod e2e_support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use e2e_support::{ALICE, Endpoints, Machine, Setup};
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
-use pssession::{Client, ConnectionTarget, OutputBufferingMode, SessionOptions};
-use pssession_auth::Credentials;
+use e2e_support::{ALICE, Endpoints, Machine, Setup, client};
+use pssession::OutputBufferingMode;
 
 const SERVERS: usize = 4;
 const PER_SERVER: usize = 10;
-
-fn client(uri: &str) -> Client {
-    let target = ConnectionTarget::connection_uri(uri).expect("uri");
-    let auth = AuthenticationOptions::new(AuthenticationMechanism::Negotiate, Credentials::new(ALICE.0, ALICE.1));
-    Client::new(target, SessionOptions::default(), auth).expect("client")
-}
 
 /// Creates `PER_SERVER` disconnected sessions `T<server>-<n>` on every endpoint, all at once.
 fn create_sessions(endpoints: &Endpoints) {
@@ -31,7 +23,7 @@ fn create_sessions(endpoints: &Endpoints) {
             for n in 0..PER_SERVER {
                 let uri = uri.clone();
                 tasks.spawn(async move {
-                    let mut session = client(&uri).new_session(&format!("T{s}-{n}")).await?;
+                    let mut session = client(&uri, ALICE).new_session(&format!("T{s}-{n}")).await?;
                     session.disconnect(None, OutputBufferingMode::None).await
                 });
             }

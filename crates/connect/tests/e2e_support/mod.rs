@@ -376,3 +376,30 @@ impl Redirector {
 
 /// Shared list of strings for observations across threads.
 pub type Log = Arc<Mutex<Vec<String>>>;
+
+/// A library client of `user` on `uri`, with Negotiate (NTLM to the loopback address) and `options`.
+pub fn client_with(uri: &str, user: (&str, &str), options: pssession::SessionOptions) -> pssession::Client {
+    use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
+    let target = pssession::ConnectionTarget::connection_uri(uri).expect("uri");
+    let auth = AuthenticationOptions::new(
+        AuthenticationMechanism::Negotiate,
+        pssession_auth::Credentials::new(user.0, user.1),
+    );
+    pssession::Client::new(target, options, auth).expect("client")
+}
+
+/// [`client_with`] the default session options.
+pub fn client(uri: &str, user: (&str, &str)) -> pssession::Client {
+    client_with(uri, user, pssession::SessionOptions::default())
+}
+
+/// The display text of every output object among `events`, in order.
+pub fn output_texts(events: &[pssession::PipelineOutput]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|o| match &o.event {
+            pssession::PipelineEvent::Output(value) => Some(value.to_display_string()),
+            _ => None,
+        })
+        .collect()
+}
