@@ -6,11 +6,15 @@
 //! another client or busy (Busy).
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use getrandom::SysRng;
 use pssession_psrp::client::{
-    ClientEvent, ClientRunspacePool, PipelineEvent, PipelineSpec, PsInvocationState, RunspacePoolState,
+    ClientEvent, ClientRunspacePool, PipelineEvent, PipelineSpec, PsInvocationState, ReceivedMessages,
+    RunspacePoolState,
 };
 use pssession_psrp::session_key::SecretText;
 use tokio::time::Instant;
@@ -23,6 +27,7 @@ use crate::options::{MIN_IDLE_TIMEOUT, OutputBufferingMode};
 pub use crate::store::{Availability, SessionState};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
 use pssession_wsman::fault::FaultKind;
+use pssession_wsman::header::Header;
 use pssession_wsman::ops::{CommandLine, Connect, Disconnect, Reconnect, Send, Signal, SignalCode};
 use pssession_wsman::receive::ReceiveResponse;
 use pssession_wsman::shell::{BufferMode, ShellProperties, ShellState};
@@ -207,6 +212,17 @@ pub struct Session {
     delivery: Delivery,
 }
 
+/// A Receive on its way ([`Session::start_receive`]).
+type PendingReceive =
+    Pin<Box<dyn Future<Output = Result<Option<(Header, ReceiveResponse)>, ReceiveFailure>> + std::marker::Send>>;
+
+/// How a Receive failed: the network for good while the server retains responses (the session becomes
+/// Disconnected), or anything else.
+enum ReceiveFailure {
+    Interrupted(TransportError, u32),
+    Failed(Error),
+}
+
 /// The pause before resending a request that failed on the network: 100 ms, growing with each attempt, at most 2 s.
 fn resend_delay(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(u64::from(attempt)).min(2000))
@@ -290,29 +306,52 @@ impl Session {
         target: Option<Uuid>,
         wait: Option<Duration>,
     ) -> Result<Option<ReceiveResponse>, Error> {
+        let outcome = self.start_receive(target, wait).await;
+        self.finish_receive(target, outcome)
+    }
+
+    /// The network half of [`Session::receive_from`], owning what it needs, so that it can be on its way while
+    /// the session handles the previous response.
+    fn start_receive(&self, target: Option<Uuid>, wait: Option<Duration>) -> PendingReceive {
+        let client = self.client.clone();
         let id = self.instance_id();
         let sequence = self.delivery.sequence(target);
-        let mut attempts = 0u32;
-        loop {
-            match self.client.receive(id, target, wait, sequence).await {
-                Ok(Some((header, mut response))) => {
-                    self.delivery.received(target, &header);
-                    for stream in &mut response.streams {
-                        let data = std::mem::take(&mut stream.data);
-                        stream.data = self.delivery.accept(data);
+        let resends = self.delivery.server_retains();
+        Box::pin(async move {
+            let mut attempts = 0u32;
+            loop {
+                match client.receive(id, target, wait, sequence).await {
+                    Err(Error::Transport(e)) if resends => {
+                        attempts += 1;
+                        if attempts > client.options().max_connection_retry_count {
+                            return Err(ReceiveFailure::Interrupted(e, attempts));
+                        }
+                        tokio::time::sleep(resend_delay(attempts)).await;
                     }
-                    return Ok(Some(response));
+                    outcome => return outcome.map_err(ReceiveFailure::Failed),
                 }
-                Ok(None) => return Ok(None),
-                Err(Error::Transport(e)) if self.delivery.server_retains() => {
-                    attempts += 1;
-                    if attempts > self.client.options().max_connection_retry_count {
-                        return Err(self.interrupted(e, attempts));
-                    }
-                    tokio::time::sleep(resend_delay(attempts)).await;
-                }
-                Err(e) => return Err(e),
             }
+        })
+    }
+
+    /// The session half of [`Session::receive_from`]: numbering, duplicate removal, interruption.
+    fn finish_receive(
+        &mut self,
+        target: Option<Uuid>,
+        outcome: Result<Option<(Header, ReceiveResponse)>, ReceiveFailure>,
+    ) -> Result<Option<ReceiveResponse>, Error> {
+        match outcome {
+            Ok(Some((header, mut response))) => {
+                self.delivery.received(target, &header);
+                for stream in &mut response.streams {
+                    let data = std::mem::take(&mut stream.data);
+                    stream.data = self.delivery.accept(data);
+                }
+                Ok(Some(response))
+            }
+            Ok(None) => Ok(None),
+            Err(ReceiveFailure::Interrupted(e, attempts)) => Err(self.interrupted(e, attempts)),
+            Err(ReceiveFailure::Failed(e)) => Err(e),
         }
     }
 
@@ -684,8 +723,12 @@ impl Session {
         let mut done_seen = false;
         let limit = self.client.options().maximum_received_data_size_per_command;
         let mut received = 0usize;
-        while !state.is_finished() && !done_seen {
-            let outcome = match self.receive_from(Some(pipeline_id), None).await {
+        let target = Some(pipeline_id);
+        // The next Receive, sent before this response is handled (see below).
+        let mut ahead: Option<PendingReceive> = None;
+        while (!state.is_finished() && !done_seen) || ahead.is_some() {
+            let pending = ahead.take().unwrap_or_else(|| self.start_receive(target, None));
+            let outcome = match self.finish_receive(target, pending.await) {
                 Ok(outcome) => outcome,
                 Err(Error::Fault(fault)) if command_unknown(&fault, id) => {
                     // The shell is fine; only this command is gone.
@@ -699,6 +742,8 @@ impl Session {
             };
             self.last_activity = Instant::now();
             let Some(response) = outcome else { continue };
+            let done = response.command_state.as_ref().is_some_and(|c| c.is_done());
+            let mut batches = Vec::with_capacity(response.streams.len());
             for stream in response.streams {
                 received = received.saturating_add(stream.data.len());
                 if let Some(limit) = limit
@@ -706,7 +751,22 @@ impl Session {
                 {
                     return Err(Error::ReceivedDataLimitExceeded { pipeline_id, limit });
                 }
-                let events = self.pool.receive(stream.data).map_err(|e| self.broken(Error::Protocol(e)))?;
+                batches.push(self.pool.defragment(stream.data).map_err(|e| self.broken(Error::Protocol(e)))?);
+            }
+            // Receive-ahead: the next Receive goes out before this response's objects are deserialized, so that
+            // the server prepares (and seals) the next output while this client decodes the last. Requests stay
+            // one at a time and in order; the server only sees them sooner. Not when the server waits for an
+            // answer to something in this response (the answer must be sent first), nor after the end.
+            if !done && !state.is_finished() && !batches.iter().any(ReceivedMessages::awaits_answer) {
+                let mut next = self.start_receive(target, None);
+                // One poll hands the request to the transport; its answer is awaited after this one is handled.
+                if let Poll::Ready(outcome) = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+                    next = Box::pin(std::future::ready(outcome));
+                }
+                ahead = Some(next);
+            }
+            for batch in batches {
+                let events = self.pool.handle(batch).map_err(|e| self.broken(Error::Protocol(e)))?;
                 for event in events {
                     match event {
                         ClientEvent::Pipeline { pipeline_id: pid, event } if pid == pipeline_id => {
@@ -721,11 +781,13 @@ impl Session {
             }
             // A PUBLIC_KEY the server asked for while the pipeline runs must reach it before the pipeline can go on.
             if self.pool.next_payload_target() == Some(Uuid::nil()) {
+                // The transport is held by a Receive sent ahead: take its answer first, handle it next round.
+                if let Some(pending) = ahead.take() {
+                    ahead = Some(Box::pin(std::future::ready(pending.await)));
+                }
                 self.flush_pool_sends().await?;
             }
-            if response.command_state.as_ref().is_some_and(|c| c.is_done()) {
-                done_seen = true;
-            }
+            done_seen |= done;
         }
         // Release the command on the server, as PowerShell and pypsrp do after Done. Its output is complete
         // whatever the answer (a resent Terminate finds the command already gone).

@@ -283,3 +283,28 @@ async fn a_stopped_command_ends_stopped_and_idle_timeouts_below_a_minute_are_ref
     );
     assert!(matches!(short.new_session("x").await, Err(Error::InvalidIdleTimeout { .. })));
 }
+
+/// Receive-ahead: the next Receive is on its way before the objects of the previous response reach the caller
+/// (so the server prepares the next output while this client decodes the last), and none is sent after Done.
+#[tokio::test]
+async fn the_next_receive_is_sent_before_the_previous_output_is_handled() {
+    let server = SimulatedServer::new();
+    let mut session = client(&server, "alice").new_session("ahead").await.expect("new");
+    let receives = || server.lock().expect("server").log.iter().filter(|action| *action == "Receive").count();
+    let pid = session.start(&PipelineSpec::script(SCRIPT)).await.expect("start");
+    let before = receives();
+    let mut seen = Vec::new();
+    session
+        .receive_pipeline(pid, |output| {
+            if let PipelineEvent::Output(value) = &output.event {
+                seen.push((value.to_display_string(), receives() - before));
+            }
+        })
+        .await
+        .expect("receive");
+    // Two fragments per ReceiveResponse: [one, two], [three, four], [five, state + Done].
+    let expected: Vec<(String, usize)> =
+        [("one", 2), ("two", 2), ("three", 3), ("four", 3), ("five", 3)].map(|(s, n)| (s.to_owned(), n)).into();
+    assert_eq!(seen, expected);
+    assert_eq!(receives() - before, 3, "no Receive after the one that reported Done");
+}

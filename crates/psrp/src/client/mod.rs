@@ -30,7 +30,9 @@ pub use bodies::{
 pub use error::ClientError;
 pub use events::{ClientEvent, Clixml, HostCall, PipelineEvent, RemoteError};
 pub use pipeline::{ArgumentValue, ClientPipeline, CommandSpec, PipelineSpec};
-pub use pool::{ClientRunspacePool, ENVELOPE_OVERHEAD, MIN_MAX_ENVELOPE_SIZE, RunspacePoolConfig, payload_budget};
+pub use pool::{
+    ClientRunspacePool, ENVELOPE_OVERHEAD, MIN_MAX_ENVELOPE_SIZE, ReceivedMessages, RunspacePoolConfig, payload_budget,
+};
 pub use state::{PsInvocationState, RunspacePoolState};
 
 #[cfg(test)]

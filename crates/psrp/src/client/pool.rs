@@ -112,6 +112,36 @@ enum KeyExchange {
     Ready(SessionKey),
 }
 
+/// Complete server messages not yet handled ([`ClientRunspacePool::defragment`]).
+#[derive(Debug, Default)]
+pub struct ReceivedMessages {
+    messages: Vec<Message>,
+}
+
+impl ReceivedMessages {
+    /// Whether one of the messages is a request the server waits on the client to answer before it goes on
+    /// (PUBLIC_KEY_REQUEST, a host call): a client must then handle them, and send what they call for, before it
+    /// waits for more output.
+    pub fn awaits_answer(&self) -> bool {
+        self.messages.iter().any(|m| {
+            matches!(
+                m.message_type,
+                MessageType::PublicKeyRequest | MessageType::RunspacePoolHostCall | MessageType::PipelineHostCall
+            )
+        })
+    }
+
+    /// The number of messages.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether no message was completed.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
 impl ClientRunspacePool {
     /// A pool with this InstanceId (which becomes the ShellId) that has not been opened.
     pub fn new(id: Uuid, config: RunspacePoolConfig) -> Result<Self, ClientError> {
@@ -371,6 +401,17 @@ impl ClientRunspacePool {
     /// A framing error is fatal for the pool (MS-PSRP 3.1.5.1.2): the pool becomes `Broken` and the error is
     /// returned.
     pub fn receive(&mut self, stream_data: Bytes) -> Result<Vec<ClientEvent>, ClientError> {
+        let received = self.defragment(stream_data)?;
+        self.handle(received)
+    }
+
+    /// The first half of [`ClientRunspacePool::receive`]: reassembles the messages `stream_data` completes and
+    /// reads their headers, without handling them (no body is parsed). A client that streams output can look at
+    /// [`ReceivedMessages::awaits_answer`] and ask for the next output before the costly half,
+    /// [`ClientRunspacePool::handle`].
+    ///
+    /// A framing error is fatal for the pool, as in `receive`.
+    pub fn defragment(&mut self, stream_data: Bytes) -> Result<ReceivedMessages, ClientError> {
         let objects = match self.defragmenter.feed(stream_data) {
             Ok(objects) => objects,
             Err(e) => {
@@ -378,9 +419,14 @@ impl ClientRunspacePool {
                 return Err(ClientError::Defragment(e));
             }
         };
+        let messages = objects.into_iter().map(|object| Message::decode(object.data)).collect::<Result<_, _>>()?;
+        Ok(ReceivedMessages { messages })
+    }
+
+    /// The second half of [`ClientRunspacePool::receive`]: handles messages in order and returns their events.
+    pub fn handle(&mut self, received: ReceivedMessages) -> Result<Vec<ClientEvent>, ClientError> {
         let mut events = Vec::new();
-        for object in objects {
-            let message = Message::decode(object.data)?;
+        for message in received.messages {
             self.dispatch(message, &mut events)?;
         }
         Ok(events)

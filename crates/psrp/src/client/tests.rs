@@ -563,3 +563,30 @@ fn a_resuming_reconnect_completes_the_object_a_plain_one_discards() {
         assert_eq!(outputs, usize::from(resuming), "resuming: {resuming}");
     }
 }
+
+/// The two halves of `receive`: `defragment` says whether the server waits for an answer (a client must not ask
+/// for more output before sending it), and `handle` gives the same events `receive` would.
+#[test]
+fn defragmented_messages_tell_whether_the_server_waits_for_an_answer() {
+    let mut pool = opened_pool();
+    let availability = server_stream(
+        &pool,
+        MessageType::RunspaceAvailability,
+        b"<Obj RefId=\"0\"><MS><B N=\"SetMinMaxRunspacesResponse\">true</B><I64 N=\"ci\">1</I64></MS></Obj>".to_vec(),
+    );
+    let received = pool.defragment(availability.clone()).expect("defragment");
+    assert_eq!((received.len(), received.awaits_answer()), (1, false));
+
+    let request = server_stream(&pool, MessageType::PublicKeyRequest, b"<S></S>".to_vec());
+    // Split inside the message: nothing complete yet, so nothing to answer.
+    let first = pool.defragment(request.slice(..30)).expect("first part");
+    assert!(first.is_empty() && !first.awaits_answer());
+    let rest = pool.defragment(request.slice(30..)).expect("rest");
+    assert!(rest.awaits_answer());
+    assert_eq!(pool.handle(rest).expect("handle"), vec![ClientEvent::PublicKeyRequested]);
+
+    let mut both = availability.to_vec();
+    both.extend_from_slice(&server_stream(&pool, MessageType::PublicKeyRequest, b"<S></S>".to_vec()));
+    let received = pool.defragment(Bytes::from(both)).expect("both");
+    assert_eq!((received.len(), received.awaits_answer()), (2, true));
+}
