@@ -4,7 +4,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::crypto::{Key16, hmac_md5, nt_hash, ntowfv2, rc4_once};
+use super::crypto::{Key16, hmac_md5, nt_hash, ntowfv2};
+use super::keystream::rc4_once;
 use super::messages::{
     AV_CHANNEL_BINDINGS, AV_FLAG_MIC, AV_FLAGS, AV_TARGET_NAME, AV_TIMESTAMP, Authenticate, Challenge, MIC_OFFSET,
     Negotiate, encode_av_pairs, parse_av_pairs,

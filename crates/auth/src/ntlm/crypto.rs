@@ -3,7 +3,6 @@
 use hmac::{Hmac, KeyInit, Mac};
 use md4::Md4;
 use md5::{Digest, Md5};
-use rc4::{Rc4, StreamCipher};
 use zeroize::Zeroizing;
 
 /// A 16-byte key that is wiped on drop.
@@ -50,36 +49,3 @@ pub(crate) const CLIENT_SIGNING: &[u8] = b"session key to client-to-server signi
 pub(crate) const SERVER_SIGNING: &[u8] = b"session key to server-to-client signing key magic constant\0";
 pub(crate) const CLIENT_SEALING: &[u8] = b"session key to client-to-server sealing key magic constant\0";
 pub(crate) const SERVER_SEALING: &[u8] = b"session key to server-to-client sealing key magic constant\0";
-
-/// An RC4 keystream that continues across messages.
-pub(crate) struct Rc4Stream {
-    key: Key16,
-    cipher: Rc4,
-}
-
-impl Rc4Stream {
-    pub(crate) fn new(key: &[u8; 16]) -> Self {
-        Self { key: Zeroizing::new(*key), cipher: rc4_for(key) }
-    }
-
-    pub(crate) fn apply(&mut self, data: &mut [u8]) {
-        self.cipher.apply_keystream(data);
-    }
-
-    /// Restarts the keystream (SPNEGO resets it after the mechListMIC).
-    pub(crate) fn reset(&mut self) {
-        self.cipher = rc4_for(&self.key);
-    }
-}
-
-fn rc4_for(key: &[u8; 16]) -> Rc4 {
-    // The rc4 crate accepts keys of 5..=32 bytes; ours are always 16 bytes, so this cannot fail.
-    Rc4::new_from_slice(key).expect("RC4 accepts 16-byte keys")
-}
-
-/// One-shot RC4 (KEY_EXCH's EncryptedRandomSessionKey).
-pub(crate) fn rc4_once(key: &[u8; 16], data: &[u8; 16]) -> Key16 {
-    let mut out = Zeroizing::new(*data);
-    Rc4Stream::new(key).apply(&mut *out);
-    out
-}

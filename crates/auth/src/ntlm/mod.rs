@@ -4,6 +4,7 @@
 
 pub(crate) mod client;
 pub(crate) mod crypto;
+pub(crate) mod keystream;
 pub mod messages;
 pub(crate) mod server;
 pub(crate) mod session;

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::crypto::{hmac_md5, ntowfv2, rc4_once, utf16le};
+use super::crypto::{hmac_md5, ntowfv2, utf16le};
+use super::keystream::rc4_once;
 use super::messages::{
     AV_CHANNEL_BINDINGS, AV_DNS_COMPUTER_NAME, AV_DNS_DOMAIN_NAME, AV_FLAG_MIC, AV_FLAGS, AV_NB_COMPUTER_NAME,
     AV_NB_DOMAIN_NAME, AV_TIMESTAMP, Authenticate, Challenge, MIC_OFFSET, Negotiate, encode_av_pairs, parse_av_pairs,

@@ -1,8 +1,7 @@
 //! NTLM message signing and sealing with extended session security (MS-NLMP 3.4.4.2, 3.4.6).
 
-use super::crypto::{
-    CLIENT_SEALING, CLIENT_SIGNING, Key16, Rc4Stream, SERVER_SEALING, SERVER_SIGNING, derive, hmac_md5,
-};
+use super::crypto::{CLIENT_SEALING, CLIENT_SIGNING, Key16, SERVER_SEALING, SERVER_SIGNING, derive, hmac_md5};
+use super::keystream::{AHEAD_MIN, Rc4Stream};
 use crate::context::WrappedMessage;
 use crate::credentials::constant_time_eq;
 use crate::error::AuthError;
@@ -41,6 +40,16 @@ impl Direction {
     }
 }
 
+impl Direction {
+    /// After a large message, the next is likely as large: generate its keystream while the peer works.
+    fn prepare_next(&mut self, last_len: usize) {
+        if last_len >= AHEAD_MIN {
+            // The message and its encrypted checksum.
+            self.seal.generate_ahead(last_len + 8);
+        }
+    }
+}
+
 /// The established NTLM session of one side: outgoing and incoming directions.
 pub(crate) struct NtlmSession {
     outgoing: Direction,
@@ -61,6 +70,7 @@ impl NtlmSession {
         let mut data = plaintext.to_vec();
         self.outgoing.seal.apply(&mut data);
         let header = self.outgoing.signature(plaintext, self.key_exch).to_vec();
+        self.outgoing.prepare_next(data.len());
         WrappedMessage { header, data }
     }
 
@@ -75,6 +85,7 @@ impl NtlmSession {
         if !constant_time_eq(&expected, header) {
             return Err(AuthError::MessageAltered);
         }
+        self.incoming.prepare_next(plain.len());
         Ok(plain)
     }
 
