@@ -3,7 +3,11 @@
 //! encryption both ways with 16 KiB chunking (`multipart/x-multi-encrypted`) framed by `pssession-wsman`.
 //! The tiny HTTP/1.1 server here is test scaffolding; the real one lives in pssession-server.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use support::{read_request, respond};
+
+use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -19,50 +23,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/credssp_peer.py");
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/pypsrp_client.py");
-
-struct Request {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let len =
-        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { headers, body })
-}
-
-fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    stream.write_all(out.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-}
 
 #[derive(Default)]
 struct Seen {

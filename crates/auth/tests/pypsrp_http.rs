@@ -2,7 +2,11 @@
 //! (multipart/encrypted) messages: `auth="negotiate"` (SPNEGO) and `auth="ntlm"` (raw NTLMSSP under the
 //! `Negotiate` scheme). The tiny HTTP/1.1 server here is test scaffolding; the real one lives in pssession-server.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use support::{read_request, respond};
+
+use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
@@ -14,50 +18,6 @@ use pssession_auth::{AcceptStep, NegotiateServer, ServerAuth, UserDatabase};
 
 const BOUNDARY: &[u8] = b"--Encrypted Boundary\r\n";
 const PROTOCOL: &str = "application/HTTP-SPNEGO-session-encrypted";
-
-struct Request {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let len =
-        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { headers, body })
-}
-
-fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    stream.write_all(out.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-}
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
