@@ -27,9 +27,9 @@ type Generation = JoinHandle<(Box<Rc4>, Zeroizing<Vec<u8>>)>;
 enum Cipher {
     /// Here, positioned after all keystream handed out or buffered.
     Here(Box<Rc4>),
-    /// On a helper thread, with the buffer. If the helper is lost, the stream restarts at keystream position
-    /// `restart` (the first byte not yet handed out).
-    Ahead { generation: Generation, restart: u64 },
+    /// On a helper thread, with the buffer. If the helper is lost, the stream restarts at the first byte not yet
+    /// handed out.
+    Ahead(Generation),
 }
 
 /// An RC4 keystream that continues across messages.
@@ -40,8 +40,8 @@ pub(crate) struct Rc4Stream {
     /// reused from message to message (no fresh pages, no wipe per message) and wiped when the stream is dropped.
     buffer: Zeroizing<Vec<u8>>,
     used: usize,
-    /// Keystream bytes the cipher has produced (handed out or buffered).
-    produced: u64,
+    /// Keystream bytes handed out: where the stream restarts if a helper and what it held are lost.
+    handed_out: u64,
 }
 
 impl Rc4Stream {
@@ -51,7 +51,7 @@ impl Rc4Stream {
             cipher: Cipher::Here(Box::new(rc4_for(key))),
             buffer: Zeroizing::new(Vec::new()),
             used: 0,
-            produced: 0,
+            handed_out: 0,
         }
     }
 
@@ -62,6 +62,7 @@ impl Rc4Stream {
             let n = buffered.len().min(data.len());
             xor_into(&mut data[..n], &buffered[..n]);
             self.used += n;
+            self.handed_out += n as u64;
             data = &mut data[n..];
             if data.is_empty() {
                 return;
@@ -69,11 +70,11 @@ impl Rc4Stream {
             match &mut self.cipher {
                 Cipher::Here(cipher) => {
                     cipher.apply_keystream(data);
-                    self.produced += data.len() as u64;
+                    self.handed_out += data.len() as u64;
                     return;
                 }
                 // The buffer is used up: the generated keystream comes next.
-                Cipher::Ahead { .. } => self.collect(),
+                Cipher::Ahead(_) => self.collect(),
             }
         }
     }
@@ -83,10 +84,9 @@ impl Rc4Stream {
     /// next one.
     pub(crate) fn generate_ahead(&mut self, len: usize) {
         let rest = self.buffer.len() - self.used;
-        if rest >= len || matches!(self.cipher, Cipher::Ahead { .. }) {
+        if rest >= len || matches!(self.cipher, Cipher::Ahead(_)) {
             return;
         }
-        let restart = self.produced - rest as u64;
         let mut buffer = std::mem::take(&mut self.buffer);
         // The unused rest comes first; the helper appends after it.
         buffer.copy_within(self.used.., 0);
@@ -102,19 +102,15 @@ impl Rc4Stream {
             (cipher, buffer)
         });
         match spawned {
-            Ok(generation) => {
-                self.produced += len as u64;
-                self.cipher = Cipher::Ahead { generation, restart };
-            }
+            Ok(generation) => self.cipher = Cipher::Ahead(generation),
             // No thread (the process is at its limit): the cipher and the rest went with the refused closure.
-            Err(_) => self.restart_at(restart),
+            Err(_) => self.restart_at(self.handed_out),
         }
     }
 
     /// Takes the helper's buffer and the cipher back.
     fn collect(&mut self) {
-        let Cipher::Ahead { generation, restart } =
-            std::mem::replace(&mut self.cipher, Cipher::Here(Box::new(rc4_for(&self.key))))
+        let Cipher::Ahead(generation) = std::mem::replace(&mut self.cipher, Cipher::Here(Box::new(rc4_for(&self.key))))
         else {
             return;
         };
@@ -125,14 +121,13 @@ impl Rc4Stream {
                 self.cipher = Cipher::Here(cipher);
             }
             // The helper cannot panic (it only runs RC4), but if it did its keystream is lost: regenerate.
-            Err(_) => self.restart_at(restart),
+            Err(_) => self.restart_at(self.handed_out),
         }
     }
 
     /// Continues at keystream position `position` with nothing buffered.
     fn restart_at(&mut self, position: u64) {
         self.cipher = Cipher::Here(Box::new(rc4_at(&self.key, position)));
-        self.produced = position;
         self.buffer = Zeroizing::new(Vec::new());
         self.used = 0;
     }
@@ -236,9 +231,9 @@ mod tests {
         stream.apply(&mut second);
         // As if the helper of the next generation were lost: restart at the first byte not handed out.
         stream.generate_ahead(150_000);
-        let Cipher::Ahead { restart, .. } = &stream.cipher else { panic!("no helper started") };
-        assert_eq!(*restart, 150_000);
-        stream.restart_at(*restart);
+        assert!(matches!(stream.cipher, Cipher::Ahead(_)), "no helper started");
+        assert_eq!(stream.handed_out, 150_000);
+        stream.restart_at(stream.handed_out);
         let mut third = vec![0u8; 150_000];
         stream.apply(&mut third);
         assert_eq!([first, second, third].concat(), expected[..300_000]);
