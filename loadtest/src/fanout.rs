@@ -1,5 +1,5 @@
 //! The fan-out: many disconnected sessions across many endpoints, found with Get-PSSession and connected with
-//! Connect-PSSession through `pssession::fanout::fan_out`, at most ThrottleLimit at once.
+//! Connect-PSSession through `pssession_connect::fanout::fan_out`, at most ThrottleLimit at once.
 //!
 //! `fanout-setup` creates and disconnects the sessions (a process of its own, so that its memory is not counted).
 //! `fanout` is the measured client: one client per endpoint lists the sessions (Get-PSSession -ComputerName), then
@@ -12,8 +12,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use pssession::fanout::fan_out;
-use pssession::{OutputBufferingMode, Session, SessionFilter, SessionInfo};
+use pssession_connect::fanout::fan_out;
+use pssession_connect::{OutputBufferingMode, Session, SessionFilter, SessionInfo};
 use serde_json::json;
 
 use crate::args::{Args, credentials, runtime};

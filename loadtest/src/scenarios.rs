@@ -15,12 +15,12 @@
 
 use std::time::{Duration, Instant};
 
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions};
-use pssession::{
+use pssession_auth::Credentials;
+use pssession_connect::authentication::{AuthenticationMechanism, AuthenticationOptions};
+use pssession_connect::{
     Client, ConnectionTarget, OutputBufferingMode, PipelineEvent, PipelineOutput, PipelineSpec, Session, SessionFilter,
     SessionOptions,
 };
-use pssession_auth::Credentials;
 use serde_json::json;
 
 use crate::args::{Args, credentials, runtime};

@@ -18,7 +18,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // MIT's GSS-API sample peers (gss-server, gss-client) for interoperability tests of the Kerberos mechanism.
     ("krb5-gss-samples", "command -v gss-server"),
     // Headers and krb5-config for building python-gssapi and pykrb5 (requirements-test.txt), which pypsrp's
-    // auth="kerberos" needs (crates/connect/tests/kerberos.rs).
+    // auth="kerberos" needs (crates/cli/tests/kerberos.rs).
     ("libkrb5-dev", "command -v krb5-config"),
 ];
 

@@ -25,7 +25,7 @@ use crate::exchange::{HttpExchange, WsmanExchange};
 use crate::ids::{IdPurpose, IdSource, RandomIds};
 use crate::options::{ConnectionTarget, MIN_IDLE_TIMEOUT, RESOURCE_URI_PREFIX, SessionOptions};
 use crate::session::{CommandInfo, Session, SessionFilter, SessionInfo, ShellInfo};
-use crate::store::{Availability, SessionState};
+use crate::state::{Availability, SessionState};
 
 /// The protocol version announced on Create (PowerShell 5.1–7.5).
 pub const PROTOCOL_VERSION: &str = "2.3";

@@ -13,11 +13,13 @@
 //! * [`SessionOptions`] / [`ConnectionTarget`] — New-PSSessionOption and the connection parameters;
 //! * [`WsmanExchange`] — the transport seam (HTTP, or a replayer), [`IdSource`] — pinnable identifiers;
 //! * [`fanout::fan_out`] — many targets, at most `ThrottleLimit` at once;
-//! * [`store`] — the per-user session store that gives the CLI PowerShell's local session Ids.
+//! * [`SessionState`] / [`Availability`] — the help pages' state model.
+//!
+//! The `pssession` command line (package `pssession`) and the embedded endpoint (`pssession-server`) are separate
+//! packages: this library depends on neither.
 #![forbid(unsafe_code)]
 
 pub mod authentication;
-pub mod cli;
 mod client;
 pub mod delivery;
 pub mod error;
@@ -26,8 +28,7 @@ pub mod fanout;
 pub mod ids;
 pub mod options;
 mod session;
-pub mod store;
-pub mod trace;
+pub mod state;
 
 pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION};
 pub use error::Error;
@@ -38,7 +39,7 @@ pub use pssession_psrp as psrp;
 pub use pssession_psrp::client::{PipelineEvent, PipelineSpec, PsInvocationState};
 pub use pssession_wsman::fault::{FaultKind, WsmanFault};
 pub use session::{CommandInfo, PipelineOutput, Session, SessionFilter, SessionInfo, ShellInfo, wildcard_match};
-pub use store::{Availability, SessionState};
+pub use state::{Availability, SessionState};
 
 /// The README's example, compiled as a doctest.
 #[doc = include_str!("../README.md")]

@@ -24,7 +24,7 @@ use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_d
 use crate::delivery::{Delivery, OutputLoss};
 use crate::error::Error;
 use crate::options::{MIN_IDLE_TIMEOUT, OutputBufferingMode};
-pub use crate::store::{Availability, SessionState};
+pub use crate::state::{Availability, SessionState};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
 use pssession_wsman::fault::FaultKind;
 use pssession_wsman::header::Header;

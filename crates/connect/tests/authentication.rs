@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use pssession::authentication::{AuthenticationMechanism, AuthenticationOptions, WinrmAuthenticator};
 use pssession_auth::credssp::CredsspServer;
 use pssession_auth::winrm_sealing::Sealer;
 use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, Credentials, NegotiateServer, ServerAuth,
     TransportSecurity, UserDatabase,
 };
+use pssession_connect::authentication::{AuthenticationMechanism, AuthenticationOptions, WinrmAuthenticator};
 use pssession_wsman::multipart::{self, EncryptionProtocol, Limits};
 use pssession_wsman::transport::{ConnectionInfo, EndpointUri, HttpAuthenticator};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::SimulatedServer;
-use pssession::psrp::client::PipelineEvent;
-use pssession::{
+use pssession_connect::psrp::client::PipelineEvent;
+use pssession_connect::{
     Availability, Client, ConnectionTarget, Error, OutputBufferingMode, PipelineOutput, PipelineSpec, RandomIds,
     SessionFilter, SessionOptions, SessionState,
 };

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use bytes::Bytes;
-use pssession::psrp::client::{
+use pssession_connect::psrp::client::{
     ClientEvent, ClientRunspacePool, CommandSpec, PipelineEvent, PipelineSpec, RunspacePoolConfig, RunspacePoolState,
 };
 use serde_json::{Value, json};

@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use pssession::exchange::{ExchangeFuture, Response};
-use pssession::{Availability, Client, ConnectionTarget, FixedIds, SessionOptions, SessionState, WsmanExchange};
+use pssession_connect::exchange::{ExchangeFuture, Response};
+use pssession_connect::{
+    Availability, Client, ConnectionTarget, FixedIds, SessionOptions, SessionState, WsmanExchange,
+};
 use pssession_testkit::element_text;
 use pssession_wsman::envelope::{Limits, RequestBody, parse_request};
 use uuid::Uuid;
@@ -101,7 +103,7 @@ async fn windows_enumeration_is_read_like_powershell_reads_it() {
 
     // pypsrp created these shells without a Name: PowerShell (and this client) skip them.
     let client = client_answering(vec![(ENUMERATE, shells.clone())]);
-    assert!(client.get_sessions(&pssession::SessionFilter::default()).await.expect("get").is_empty());
+    assert!(client.get_sessions(&pssession_connect::SessionFilter::default()).await.expect("get").is_empty());
 
     // With names (as PowerShell creates shells), both are listed with their commands.
     let named = shells.replacen("</rsp:ShellId>", "</rsp:ShellId><rsp:Name>ITTask</rsp:Name>", 1).replacen(
@@ -110,7 +112,7 @@ async fn windows_enumeration_is_read_like_powershell_reads_it() {
         1,
     );
     let client = client_answering(vec![(ENUMERATE, named.clone()), (ENUMERATE, one_command), (ENUMERATE, no_command)]);
-    let found = client.get_sessions(&pssession::SessionFilter::default()).await.expect("get");
+    let found = client.get_sessions(&pssession_connect::SessionFilter::default()).await.expect("get");
     let summary: Vec<(String, Availability, usize)> =
         found.iter().map(|s| (s.name.clone(), s.availability, s.commands.len())).collect();
     assert_eq!(summary, [("ITTask".to_owned(), Availability::None, 1), ("Other".to_owned(), Availability::None, 0)]);
@@ -131,7 +133,7 @@ async fn windows_enumeration_is_read_like_powershell_reads_it() {
         (ENUMERATE, named),
         (ENUMERATE, fixture_text("vectors/windows-traces-pypsrp/xml/12_enumerate_commands_one_running.response.xml")),
     ]);
-    let filter = pssession::SessionFilter { names: vec!["itt*".to_owned()], ..Default::default() };
+    let filter = pssession_connect::SessionFilter { names: vec!["itt*".to_owned()], ..Default::default() };
     assert_eq!(client.get_sessions(&filter).await.expect("get").len(), 1);
 }
 
@@ -142,7 +144,7 @@ async fn windows_faults_become_typed_errors() {
     let client = client_answering(vec![(DELETE, unknown_shell)]);
     let id = uuid("B6631D8E-65A0-49F2-9053-A1B156C95777");
     match client.remove(id).await {
-        Err(pssession::Error::SessionNotFound { instance_id }) => assert_eq!(instance_id, id),
+        Err(pssession_connect::Error::SessionNotFound { instance_id }) => assert_eq!(instance_id, id),
         other => panic!("expected SessionNotFound, got {other:?}"),
     }
 }

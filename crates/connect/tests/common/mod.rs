@@ -14,8 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use pssession::WsmanExchange;
-use pssession::exchange::{ExchangeFuture, Response};
+use pssession_connect::WsmanExchange;
+use pssession_connect::exchange::{ExchangeFuture, Response};
 use pssession_psrp::{Defragmenter, Destination, Fragmenter, Message, MessageType};
 use uuid::Uuid;
 use xml::Element;
