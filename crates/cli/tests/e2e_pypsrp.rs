@@ -6,7 +6,6 @@
 mod e2e_support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use e2e_support::{ALICE, Endpoints, Machine, Setup};
 use serde_json::{Value, json};
@@ -47,8 +46,7 @@ fn a_pool_disconnected_by_pypsrp_is_found_connected_and_received_by_pssession() 
     assert_eq!(row["InstanceId"].as_str().expect("id").to_uppercase(), short_id);
     assert_eq!((&row["State"], &row["Availability"]), (&json!("Disconnected"), &json!("None")));
 
-    // Receive-PSSession: the output pypsrp's command produced while nobody was connected.
-    std::thread::sleep(Duration::from_millis(800));
+    // Receive-PSSession: the output pypsrp's command produced while nobody was connected (it waits for the end).
     let out = home.run(&["receive", "--connection-uri", &uri, "--instance-id", &short_id]);
     assert_eq!(out.ok(), "item 1\nitem 2\nitem 3\nitem 4\nitem 5\n", "{}", out.stderr);
 
@@ -90,4 +88,45 @@ fn a_session_disconnected_by_pssession_is_found_and_connected_by_pypsrp() {
     assert_eq!(endpoints.counters.connects(), connects + 1);
     // pypsrp closed it: gone for pssession too.
     assert_eq!(office.run(&["get", "--connection-uri", &uri]).ok(), "");
+}
+
+#[test]
+fn a_nameless_pool_made_by_pypsrp_is_listed_received_and_connected_by_instance_id() {
+    let endpoints = Endpoints::start(Setup::default());
+    let uri = endpoints.http_uri(0);
+    let quick = pypsrp(
+        &endpoints,
+        json!({ "scenario": "start_and_disconnect", "script": "1..3 | ForEach-Object { \"nameless $_\" }" }),
+    );
+    let slow = pypsrp(
+        &endpoints,
+        json!({ "scenario": "start_and_disconnect", "script": "'first'; Start-Sleep -Seconds 1; 'second'" }),
+    );
+    let quick_id = quick["instance_id"].as_str().expect("id").to_owned();
+    let slow_id = slow["instance_id"].as_str().expect("id").to_owned();
+
+    // Get-PSSession lists both, with an empty Name; a --name filter, even `*`, matches neither.
+    let home = Machine::new("py-nameless", ALICE);
+    let json = home.run(&["get", "--connection-uri", &uri, "--output", "json"]).json();
+    let rows = json.as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{json}");
+    for row in rows {
+        assert_eq!(
+            (&row["Name"], &row["State"], &row["Availability"]),
+            (&json!(""), &json!("Disconnected"), &json!("None"))
+        );
+    }
+    assert_eq!(home.run(&["get", "--connection-uri", &uri, "--name", "*"]).ok(), "");
+
+    // Receive-PSSession by InstanceId collects what the nameless pool produced.
+    let out = home.run(&["receive", "--connection-uri", &uri, "--instance-id", &quick_id]);
+    assert_eq!(out.ok(), "nameless 1\nnameless 2\nnameless 3\n", "{}", out.stderr);
+
+    // Connect-PSSession by InstanceId reattaches the other one; its output is then received from the store.
+    let out = home.run(&["connect", "--connection-uri", &uri, "--instance-id", &slow_id, "--output", "json"]);
+    let row = &out.json()[0];
+    assert_eq!(row["InstanceId"].as_str().expect("id").to_uppercase(), slow_id, "{row}");
+    assert_eq!(row["State"], json!("Opened"), "{row}");
+    let out = home.run(&["receive", "--instance-id", &slow_id]);
+    assert_eq!(out.ok(), "first\nsecond\n", "{}", out.stderr);
 }

@@ -249,12 +249,16 @@ impl Client {
         for item in &shells {
             let EnumItem::Shell(properties) = item else { continue };
             let shell = ShellInfo::from_properties(properties);
-            let (Some(instance_id), Some(name), Some(state), Some(resource_uri)) =
-                (shell.shell_id, shell.name.clone(), shell.state.clone(), shell.resource_uri.clone())
+            let (Some(instance_id), Some(state), Some(resource_uri)) =
+                (shell.shell_id, shell.state.clone(), shell.resource_uri.clone())
             else {
-                // PowerShell skips shells without ShellId, Name, State or ResourceUri.
+                // Without ShellId, State or ResourceUri a shell cannot be connected.
                 continue;
             };
+            // PowerShell also skips shells without a Name; those made by pypsrp, Ansible or scripts have none, and
+            // their owner can still collect their output by InstanceId. They are listed with an empty Name, which
+            // no `names` filter matches.
+            let name = shell.name.clone().unwrap_or_default();
             let Some(configuration_name) = resource_uri.strip_prefix(RESOURCE_URI_PREFIX) else {
                 continue;
             };

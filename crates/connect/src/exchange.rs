@@ -30,7 +30,8 @@ pub trait WsmanExchange: Send {
 type Request = (Bytes, oneshot::Sender<Result<Response, TransportError>>);
 
 /// [`HttpTransport`] on a shared transport thread, reached through a channel. One request is in flight at a time,
-/// in order, on the transport's keep-alive connection. The transport (and its connection) is dropped when the
+/// in order, on the transport's keep-alive connection; dropping an exchange's future abandons its request and that
+/// connection at once. The transport (and its connection) is dropped when the
 /// `HttpExchange` is.
 #[derive(Debug)]
 pub struct HttpExchange {
@@ -47,8 +48,18 @@ struct Job {
 
 impl Job {
     async fn serve(mut self) {
-        while let Some((envelope, reply)) = self.incoming.recv().await {
-            let answer = self.transport.send(envelope).await;
+        while let Some((envelope, mut reply)) = self.incoming.recv().await {
+            let answer = tokio::select! {
+                answer = self.transport.send(envelope) => answer,
+                // The caller dropped its future (a timeout, Ctrl-C): the request in flight is abandoned with its
+                // connection, so that the caller's next request (a Disconnect, say) is not queued behind a Receive
+                // the server may hold for a whole OperationTimeout. The next request opens and authenticates a
+                // new connection.
+                () = reply.closed() => {
+                    self.transport.disconnect();
+                    continue;
+                }
+            };
             // A followed redirect changes the endpoint that `wsa:To` names.
             if let Ok(mut current) = self.endpoint.lock() {
                 *current = self.transport.endpoint().to_string();

@@ -34,7 +34,7 @@ pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION};
 pub use error::Error;
 pub use exchange::WsmanExchange;
 pub use ids::{FixedIds, IdPurpose, IdSource, RandomIds};
-pub use options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
+pub use options::{ConnectionNotice, ConnectionObserver, ConnectionTarget, OutputBufferingMode, SessionOptions};
 pub use pssession_psrp as psrp;
 pub use pssession_psrp::client::{PipelineEvent, PipelineSpec, PsInvocationState};
 pub use pssession_wsman::fault::{FaultKind, WsmanFault};

@@ -16,6 +16,74 @@ pub const DEFAULT_CONFIGURATION_NAME: &str = "Microsoft.PowerShell";
 /// The shortest idle timeout PowerShell accepts for Disconnect-PSSession: 60 seconds.
 pub const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a session retries a request that failed on the network (PowerShell's robust connections: 4 minutes).
+pub const DEFAULT_MAX_RETRY_CONNECTION_TIME: Duration = Duration::from_secs(240);
+
+/// What happened to a session's connection, as PowerShell's `PSConnectionRetryStatus` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionNotice {
+    /// The first request failed on the network; retries follow for up to `retry_for`.
+    NetworkFailureDetected {
+        /// The session's name.
+        session: String,
+        /// The computer it lives on.
+        computer: String,
+        /// How long the retries may last.
+        retry_for: Duration,
+        /// Why the request failed.
+        reason: String,
+    },
+    /// A request is about to be sent again (`attempt` counts from 1).
+    RetryAttempt {
+        /// The session's name.
+        session: String,
+        /// The computer it lives on.
+        computer: String,
+        /// The number of this resend.
+        attempt: u32,
+    },
+    /// A resend got through: the session goes on.
+    RetrySucceeded {
+        /// The session's name.
+        session: String,
+        /// The computer it lives on.
+        computer: String,
+    },
+    /// The retries are over: the session is Disconnected on this side, and the server disconnects it when it
+    /// sees its client gone.
+    GaveUp {
+        /// The session's name.
+        session: String,
+        /// The computer it lives on.
+        computer: String,
+        /// How many resends were made.
+        attempts: u32,
+    },
+}
+
+/// A callback for [`ConnectionNotice`]s ([`SessionOptions::connection_observer`]).
+#[derive(Clone)]
+pub struct ConnectionObserver(std::sync::Arc<dyn Fn(&ConnectionNotice) + Send + Sync>);
+
+impl ConnectionObserver {
+    /// Calls `notify` with every notice.
+    pub fn new(notify: impl Fn(&ConnectionNotice) + Send + Sync + 'static) -> Self {
+        ConnectionObserver(std::sync::Arc::new(notify))
+    }
+
+    /// Hands `notice` to the callback.
+    pub fn notify(&self, notice: &ConnectionNotice) {
+        (self.0)(notice);
+    }
+}
+
+impl fmt::Debug for ConnectionObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConnectionObserver(..)")
+    }
+}
+
 /// What the server does with output while nobody is connected (`-OutputBufferingMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OutputBufferingMode {
@@ -65,10 +133,18 @@ pub struct SessionOptions {
     pub idle_timeout: Option<Duration>,
     /// Output buffering while disconnected (`-OutputBufferingMode`).
     pub output_buffering_mode: OutputBufferingMode,
-    /// How many times a request that failed on the network is sent again before the session gives up and is
-    /// Disconnected (`-MaxConnectionRetryCount`, 5). Receives are only resent to a server that retains their
-    /// responses (see the crate README, "Nothing lost"); Disconnect, Reconnect and Signal always are.
+    /// How many times a request that failed on the network is sent again at least before the session gives up
+    /// and is Disconnected (`-MaxConnectionRetryCount`, 5). Receives are only resent to a server that retains
+    /// their responses (see the crate README, "Nothing lost"); Disconnect, Reconnect and Signal always are.
     pub max_connection_retry_count: u32,
+    /// How long, at least, the session keeps retrying a request that fails on the network before it gives up
+    /// (PowerShell's robust connections: "Attempting to reconnect for up to 4 minutes"; 4 minutes). It gives up
+    /// once both this time has passed since the first failure and `max_connection_retry_count` resends were made,
+    /// so `Duration::ZERO` leaves only the count. Measured on tokio's clock (tests pause it).
+    pub max_retry_connection_time: Duration,
+    /// Told about each network failure, retry and give-up ([`ConnectionNotice`]), besides the `tracing` warning
+    /// the library logs for each; the CLI prints PowerShell's warnings from it.
+    pub connection_observer: Option<ConnectionObserver>,
     /// Redirects followed at most (`-MaximumRedirection`, 5); only with [`SessionOptions::allow_redirection`].
     pub maximum_connection_redirection_count: u32,
     /// Follow redirects (`-AllowRedirection`).
@@ -106,6 +182,8 @@ impl Default for SessionOptions {
             idle_timeout: None,
             output_buffering_mode: OutputBufferingMode::None,
             max_connection_retry_count: 5,
+            max_retry_connection_time: DEFAULT_MAX_RETRY_CONNECTION_TIME,
+            connection_observer: None,
             maximum_connection_redirection_count: 5,
             allow_redirection: false,
             skip_ca_check: false,

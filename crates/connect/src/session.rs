@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_duration};
 use crate::delivery::{Delivery, OutputLoss};
 use crate::error::Error;
-use crate::options::{MIN_IDLE_TIMEOUT, OutputBufferingMode};
+use crate::options::{ConnectionNotice, ConnectionObserver, MIN_IDLE_TIMEOUT, OutputBufferingMode};
 pub use crate::state::{Availability, SessionState};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
 use pssession_wsman::fault::FaultKind;
@@ -132,7 +132,7 @@ pub struct SessionInfo {
 /// match everything; names may use the `*` and `?` wildcards and ignore case, like PowerShell's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
-    /// Names (wildcards allowed).
+    /// Names (wildcards allowed). A session without a name (one made by another tool) matches none, not even `*`.
     pub names: Vec<String>,
     /// InstanceIds.
     pub instance_ids: Vec<Uuid>,
@@ -148,7 +148,7 @@ pub struct SessionFilter {
 impl SessionFilter {
     /// Whether `info` passes the filter.
     pub fn matches(&self, info: &SessionInfo) -> bool {
-        (self.names.is_empty() || self.names.iter().any(|n| wildcard_match(n, &info.name)))
+        (self.names.is_empty() || (!info.name.is_empty() && self.names.iter().any(|n| wildcard_match(n, &info.name))))
             && (self.instance_ids.is_empty() || self.instance_ids.contains(&info.instance_id))
             && (self.configuration_names.is_empty()
                 || self.configuration_names.iter().any(|c| {
@@ -210,6 +210,18 @@ pub struct Session {
     last_activity: Instant,
     /// Receive numbering, duplicate guard and Drop-mode losses ([`crate::delivery`]).
     delivery: Delivery,
+    /// An operation whose future may have been dropped between its state change and its answer (a timeout,
+    /// Ctrl-C); the next operation repairs what it left ([`Session::recover_cancelled`]).
+    in_flight: Option<InFlight>,
+}
+
+/// An operation on its way, for cancel safety: dropping a session future must leave a session the next call can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InFlight {
+    /// A Disconnect was sent: the server may have disconnected the shell even if the answer never arrived.
+    Disconnect,
+    /// A Reconnect was sent, for the pool or its commands.
+    Reconnect,
 }
 
 /// A Receive on its way ([`Session::start_receive`]).
@@ -223,9 +235,90 @@ enum ReceiveFailure {
     Failed(Error),
 }
 
-/// The pause before resending a request that failed on the network: 100 ms, growing with each attempt, at most 2 s.
+/// The pause before resending a request that failed on the network: 100 ms, growing with each attempt, at most 5 s
+/// (so that a 4-minute window costs about fifty attempts).
 fn resend_delay(attempt: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(u64::from(attempt)).min(2000))
+    Duration::from_millis(100u64.saturating_mul(u64::from(attempt)).min(5000))
+}
+
+/// The resends of one request that fails on the network: PowerShell's robust connections. Retries go on until
+/// both `max_connection_retry_count` resends were made and `max_retry_connection_time` has passed since the first
+/// failure (tokio's clock); each step is logged and told to the options' [`ConnectionObserver`].
+struct Retry {
+    session: String,
+    computer: String,
+    count: u32,
+    window: Duration,
+    observer: Option<ConnectionObserver>,
+    first_failure: Option<Instant>,
+    attempts: u32,
+}
+
+impl Retry {
+    fn new(client: &Client, session: &str) -> Self {
+        let options = client.options();
+        Retry {
+            session: session.to_owned(),
+            computer: client.target().computer_name_str().to_owned(),
+            count: options.max_connection_retry_count,
+            window: options.max_retry_connection_time,
+            observer: options.connection_observer.clone(),
+            first_failure: None,
+            attempts: 0,
+        }
+    }
+
+    fn notify(&self, notice: ConnectionNotice) {
+        if let Some(observer) = &self.observer {
+            observer.notify(&notice);
+        }
+    }
+
+    /// After a network failure: waits, and says whether to send the request again.
+    async fn again(&mut self, error: &TransportError) -> bool {
+        let now = Instant::now();
+        let first = *self.first_failure.get_or_insert(now);
+        if self.attempts == 0 {
+            tracing::warn!(session = %self.session, computer = %self.computer, %error,
+                "network failure; retrying for up to {:?}", self.window);
+            self.notify(ConnectionNotice::NetworkFailureDetected {
+                session: self.session.clone(),
+                computer: self.computer.clone(),
+                retry_for: self.window,
+                reason: error.to_string(),
+            });
+        }
+        if self.attempts >= self.count && now.duration_since(first) >= self.window {
+            tracing::warn!(session = %self.session, computer = %self.computer, attempts = self.attempts,
+                "giving up: the session is disconnected");
+            self.notify(ConnectionNotice::GaveUp {
+                session: self.session.clone(),
+                computer: self.computer.clone(),
+                attempts: self.attempts,
+            });
+            return false;
+        }
+        self.attempts += 1;
+        tokio::time::sleep(resend_delay(self.attempts)).await;
+        tracing::warn!(session = %self.session, computer = %self.computer, attempt = self.attempts, "retrying");
+        self.notify(ConnectionNotice::RetryAttempt {
+            session: self.session.clone(),
+            computer: self.computer.clone(),
+            attempt: self.attempts,
+        });
+        true
+    }
+
+    /// The request got an answer: tells the observer when that took resends.
+    fn answered(&self) {
+        if self.attempts > 0 {
+            tracing::info!(session = %self.session, computer = %self.computer, "connection restored");
+            self.notify(ConnectionNotice::RetrySucceeded {
+                session: self.session.clone(),
+                computer: self.computer.clone(),
+            });
+        }
+    }
 }
 
 impl Session {
@@ -240,7 +333,28 @@ impl Session {
             pending: VecDeque::new(),
             last_activity: Instant::now(),
             delivery: Delivery::default(),
+            in_flight: None,
         }
+    }
+
+    /// Repairs what a dropped `reconnect` left (an operation future dropped at an await, e.g. by a timeout or
+    /// Ctrl-C): a pool left Connecting goes back to Disconnected, so the next `reconnect` starts over (a Reconnect is
+    /// safe to repeat); a pool reconnected whose commands were not is finished by reconnecting them. A dropped
+    /// `disconnect` needs no repair here: the next `disconnect` accepts that the shell is already disconnected.
+    async fn recover_cancelled(&mut self) -> Result<(), Error> {
+        if self.in_flight != Some(InFlight::Reconnect) {
+            return Ok(());
+        }
+        if self.pool.state() == RunspacePoolState::Connecting {
+            self.pool.connect_refused()?;
+            self.in_flight = None;
+            return Ok(());
+        }
+        if self.state == SessionState::Opened {
+            self.reconnect_pipelines().await?;
+        }
+        self.in_flight = None;
+        Ok(())
     }
 
     /// The session's InstanceId (ShellId).
@@ -317,18 +431,19 @@ impl Session {
         let id = self.instance_id();
         let sequence = self.delivery.sequence(target);
         let resends = self.delivery.server_retains();
+        let mut retry = Retry::new(&self.client, &self.name);
         Box::pin(async move {
-            let mut attempts = 0u32;
             loop {
                 match client.receive(id, target, wait, sequence).await {
                     Err(Error::Transport(e)) if resends => {
-                        attempts += 1;
-                        if attempts > client.options().max_connection_retry_count {
-                            return Err(ReceiveFailure::Interrupted(e, attempts));
+                        if !retry.again(&e).await {
+                            return Err(ReceiveFailure::Interrupted(e, retry.attempts + 1));
                         }
-                        tokio::time::sleep(resend_delay(attempts)).await;
                     }
-                    outcome => return outcome.map_err(ReceiveFailure::Failed),
+                    outcome => {
+                        retry.answered();
+                        return outcome.map_err(ReceiveFailure::Failed);
+                    }
                 }
             }
         })
@@ -378,14 +493,16 @@ impl Session {
     ) -> (Result<ResponseBody, Error>, u32) {
         let resource_uri = self.client.target().resource_uri();
         let id = self.instance_id();
-        let mut resends = 0u32;
+        let mut retry = Retry::new(&self.client, &self.name);
         loop {
             match self.client.call(&resource_uri, Some(id), options, body.clone(), None).await {
-                Err(Error::Transport(_)) if resends < self.client.options().max_connection_retry_count => {
-                    resends += 1;
-                    tokio::time::sleep(resend_delay(resends)).await;
+                Err(Error::Transport(e)) if retry.again(&e).await => {}
+                outcome => {
+                    if outcome.is_ok() {
+                        retry.answered();
+                    }
+                    return (outcome, retry.attempts);
                 }
-                outcome => return (outcome, resends),
             }
         }
     }
@@ -706,6 +823,7 @@ impl Session {
         pipeline_id: Uuid,
         mut sink: impl FnMut(PipelineOutput),
     ) -> Result<PsInvocationState, Error> {
+        self.recover_cancelled().await?;
         self.require_opened("receive output from")?;
         let state = self
             .pool
@@ -829,6 +947,7 @@ impl Session {
     /// [`Session::receive`] handing each event to `sink` as it arrives, so that memory stays bounded by what one
     /// Receive carries however much output there is.
     pub async fn receive_each(&mut self, mut sink: impl FnMut(PipelineOutput)) -> Result<(), Error> {
+        self.recover_cancelled().await?;
         self.require_opened("receive output from")?;
         let mut ids: Vec<Uuid> = self.pool.pipelines().filter(|p| !p.state().is_finished()).map(|p| p.id()).collect();
         ids.sort();
@@ -854,6 +973,7 @@ impl Session {
     /// Disconnect-PSSession. `idle_timeout` must be at least 60 seconds and at most the server's MaxIdleTimeout;
     /// `None` keeps the server's value. Disconnecting a session that is not Opened does nothing.
     pub async fn disconnect(&mut self, idle_timeout: Option<Duration>, mode: OutputBufferingMode) -> Result<(), Error> {
+        self.recover_cancelled().await?;
         if self.state != SessionState::Opened {
             return Ok(());
         }
@@ -876,10 +996,16 @@ impl Session {
         let acks = self.delivery.acknowledgements();
         let options: Vec<(&str, &str, bool)> =
             acks.as_deref().map(|a| (pssession_wsman::header::option::RECEIVE_ACK, a, false)).into_iter().collect();
-        match self.call_resending(&options, body).await {
+        // A Disconnect whose future was dropped may have reached the server: this one then finds it disconnected.
+        let sent_before = self.in_flight == Some(InFlight::Disconnect);
+        self.in_flight = Some(InFlight::Disconnect);
+        let outcome = self.call_resending(&options, body).await;
+        self.in_flight = None;
+        match outcome {
             (Ok(_), _) => {}
             // The first Disconnect took effect but its answer was lost: the resend finds the shell disconnected.
-            (Err(Error::Fault(fault)), resends) if resends > 0 && fault.kind() == FaultKind::ShellDisconnected => {}
+            (Err(Error::Fault(fault)), resends)
+                if (resends > 0 || sent_before) && fault.kind() == FaultKind::ShellDisconnected => {}
             // The network is down: whether or not the Disconnect got through, the server still holds the session
             // for this client, and a Reconnect resumes it either way.
             (Err(Error::Transport(source)), resends) => return Err(self.interrupted(source, resends + 1)),
@@ -903,6 +1029,7 @@ impl Session {
     /// the Connect path as PowerShell does: re-query, and Connect if the shell is Disconnected (else Busy).
     /// A session that is already Opened is left alone without error; Broken or Closed sessions cannot be connected.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
+        self.recover_cancelled().await?;
         match self.state {
             SessionState::Opened => return Ok(()),
             SessionState::Broken | SessionState::Closed => {
@@ -921,6 +1048,7 @@ impl Session {
         } else {
             self.pool.reconnect_started()?;
         }
+        self.in_flight = Some(InFlight::Reconnect);
         let body = RequestBody::Reconnect(Reconnect { command_id: None, buffer_mode: None });
         // Reconnect is safe to resend: the server answers success when the shell is already connected to this
         // client session.
@@ -930,44 +1058,51 @@ impl Session {
                 self.pool.reconnect_completed()?;
                 self.state = SessionState::Opened;
                 self.availability = Availability::Available;
-                let disconnected: Vec<Uuid> = self
-                    .pool
-                    .pipelines()
-                    .filter(|p| p.state() == PsInvocationState::Disconnected)
-                    .map(|p| p.id())
-                    .collect();
-                for pipeline_id in disconnected {
-                    let body =
-                        RequestBody::Reconnect(Reconnect { command_id: Some(id_text(pipeline_id)), buffer_mode: None });
-                    match self.call_resending(&[], body).await {
-                        (Ok(_), _) => {}
-                        // The network failed between the pool and its commands: back to Disconnected, so that the
-                        // next reconnect does it all again.
-                        (Err(Error::Transport(source)), resends) => {
-                            return Err(self.interrupted(source, resends + 1));
-                        }
-                        (Err(e), _) => return Err(map_fault(e, id, &self.name)),
-                    }
-                    self.pool.pipeline_connected(pipeline_id)?;
-                    self.availability = Availability::Busy;
-                }
-                self.last_activity = Instant::now();
-                Ok(())
+                let reconnected = self.reconnect_pipelines().await;
+                self.in_flight = None;
+                reconnected
             }
             Err(Error::Fault(fault)) if held_elsewhere(&fault) => {
                 self.pool.connect_refused()?;
+                self.in_flight = None;
                 self.connect_fallback().await
             }
             Err(Error::Transport(source)) => {
                 // The network is still down; the server may well hold the session: it stays Disconnected.
                 self.pool.connect_refused()?;
+                self.in_flight = None;
                 Err(Error::ConnectionInterrupted { name: self.name.clone(), attempts: resends + 1, source })
             }
             Err(e) => {
                 let _ = self.pool.connect_refused();
+                self.in_flight = None;
                 Err(self.broken(map_fault(e, id, &self.name)))
             }
         }
+    }
+
+    /// The command half of [`Session::reconnect`]: a Reconnect for each pipeline still Disconnected, so that running
+    /// it again (after a dropped future) does only what is left.
+    async fn reconnect_pipelines(&mut self) -> Result<(), Error> {
+        let id = self.instance_id();
+        let disconnected: Vec<Uuid> =
+            self.pool.pipelines().filter(|p| p.state() == PsInvocationState::Disconnected).map(|p| p.id()).collect();
+        for pipeline_id in disconnected {
+            let body = RequestBody::Reconnect(Reconnect { command_id: Some(id_text(pipeline_id)), buffer_mode: None });
+            match self.call_resending(&[], body).await {
+                (Ok(_), _) => {}
+                // The network failed between the pool and its commands: back to Disconnected, so that the next
+                // reconnect does it all again.
+                (Err(Error::Transport(source)), resends) => {
+                    return Err(self.interrupted(source, resends + 1));
+                }
+                (Err(e), _) => return Err(map_fault(e, id, &self.name)),
+            }
+            self.pool.pipeline_connected(pipeline_id)?;
+            self.availability = Availability::Busy;
+        }
+        self.last_activity = Instant::now();
+        Ok(())
     }
 
     async fn connect_fallback(&mut self) -> Result<(), Error> {

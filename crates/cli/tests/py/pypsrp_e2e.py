@@ -1,10 +1,10 @@
-"""pypsrp (the real PyPI client) on the other side of `pssession` for crates/connect/tests/e2e_pypsrp.rs.
+"""pypsrp (the real PyPI client) on the other side of `pssession` for crates/cli/tests/e2e_pypsrp.rs.
 
 Reads one JSON request on stdin: {"host", "port", "user", "password", "scenario", ...} and prints one JSON result.
 Any exception escapes (non-zero exit, traceback on stderr), failing the Rust test.
 
 Scenarios:
-* "start_and_disconnect": open a pool named `name`, start `script` and disconnect; answer the pool id.
+* "start_and_disconnect": open a pool named `name` (unnamed without it), start `script` and disconnect; answer the pool id.
 * "connect_and_receive": find the pool `instance_id` with RunspacePool.get_runspace_pools, connect, re-create its
   disconnected pipelines, connect them and answer their output; then close the pool.
 """
@@ -34,8 +34,9 @@ def wsman():
 
 def start_and_disconnect():
     pool = RunspacePool(wsman())
-    # pypsrp leaves the shell unnamed unless told; PowerShell (and pssession) list only named sessions.
-    pool.shell.name = req["name"]
+    # pypsrp leaves the shell unnamed unless told (PowerShell lists only named sessions; pssession lists both).
+    if req.get("name") is not None:
+        pool.shell.name = req["name"]
     pool.open()
     ps = PowerShell(pool)
     ps.add_script(req["script"])
