@@ -723,6 +723,22 @@ pub fn buffering_mode(text: Option<&str>) -> Result<OutputBufferingMode, String>
     }
 }
 
+/// Records in the store what a failed operation says about session `instance_id`: gone from the server (Broken), or
+/// cut off by the network for longer than the client retried (Disconnected: the server keeps it, and disconnects
+/// it on its side when it sees the client gone, so a later `pssession receive` resumes it).
+pub fn record_failure(store: &SessionStore, instance_id: Uuid, error: &Error) -> Result<(), String> {
+    match error {
+        Error::SessionNotFound { instance_id } => {
+            store.update(|s| s.mark_broken(*instance_id)).map_err(|e| e.to_string())?;
+        }
+        Error::ConnectionInterrupted { .. } => {
+            store.update(|s| s.mark_disconnected(instance_id)).map_err(|e| e.to_string())?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The owner a session is recorded with.
 pub fn user_of(client: &Client) -> Option<String> {
     client.user().map(str::to_owned)

@@ -13,6 +13,7 @@ use crate::common::{
     ConnectionArgs, Located, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, endpoint_of, locate,
     print_rows, remember, session_target, store, user_of,
 };
+use crate::interrupt::Interrupts;
 use crate::progress::Progress;
 use pssession_connect::OutputBufferingMode;
 use pssession_connect::SessionInfo;
@@ -57,30 +58,33 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     let chosen: Vec<(usize, std::rc::Rc<Located>)> =
         chosen.into_iter().map(|(i, found)| (i, std::rc::Rc::new(found))).collect();
     let progress = std::rc::Rc::new(Progress::stderr("Connecting", chosen.len()));
-    let results = fan_out(
-        chosen,
-        args.connection.throttle_limit,
-        |(_, found)| {
-            let progress = std::rc::Rc::clone(&progress);
-            async move {
-                let result = async {
-                    let mut session = found.client.connect(&found.info).await?;
-                    let connected = session.info();
-                    let warning = session
-                        .disconnect(None, OutputBufferingMode::None)
-                        .await
-                        .err()
-                        .map(|e| format!("{}: disconnecting again: {e}", connected.name));
-                    Ok::<_, pssession_connect::Error>(Connected { connected, left: session.info(), warning })
+    // Each connect disconnects again by itself: Ctrl-C lets those under way finish, so none is left connected.
+    let mut interrupts = Interrupts::install()?;
+    let results = interrupts
+        .finish(fan_out(
+            chosen,
+            args.connection.throttle_limit,
+            |(_, found)| {
+                let progress = std::rc::Rc::clone(&progress);
+                async move {
+                    let result = async {
+                        let mut session = found.client.connect(&found.info).await?;
+                        let connected = session.info();
+                        let warning = session
+                            .disconnect(None, OutputBufferingMode::None)
+                            .await
+                            .err()
+                            .map(|e| format!("{}: disconnecting again: {e}", connected.name));
+                        Ok::<_, pssession_connect::Error>(Connected { connected, left: session.info(), warning })
+                    }
+                    .await;
+                    progress.advance(&found.info.name);
+                    result
                 }
-                .await;
-                progress.advance(&found.info.name);
-                result
-            }
-        },
-        |_| pssession_connect::Error::MalformedResponse("the connect task failed".to_owned()),
-    )
-    .await;
+            },
+            |_| pssession_connect::Error::MalformedResponse("the connect task failed".to_owned()),
+        ))
+        .await;
     drop(progress);
     let store = store()?;
     let mut rows = Vec::new();
@@ -107,5 +111,5 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
         }
     }
     print_rows(&rows, args.output);
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

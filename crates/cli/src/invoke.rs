@@ -4,6 +4,10 @@
 //! * on computers in a new disconnected session (`--in-disconnected-session [--session-name N]`), returning at
 //!   once — collect the output later with `receive`;
 //! * in existing sessions (`--name`, `--id`, `--instance-id`), connecting and disconnecting around it.
+//!
+//! Output is printed object by object as it arrives. Ctrl-C (or SIGTERM) while waiting for it disconnects the
+//! session with the command still running — a temporary session is then kept, disconnected, instead of removed —
+//! and says how to collect the rest with `pssession receive` ([`crate::interrupt`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,9 +15,10 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, Row, SessionSelector, buffering_mode, endpoint_of, locate, print_outputs, print_rows,
-    remember, store, user_of,
+    ConnectionArgs, OutputFormat, OutputPrinter, Row, SessionSelector, buffering_mode, endpoint_of, locate, print_rows,
+    record_failure, remember, store, user_of,
 };
+use crate::interrupt::{Interrupts, print_resume_hint};
 use pssession_connect::PipelineSpec;
 
 /// Arguments of `invoke`.
@@ -51,34 +56,48 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
     let mode = buffering_mode(args.output_buffering_mode.as_deref())?;
     let idle = args.idle_timeout_sec.map(Duration::from_secs);
     let store = store()?;
+    let mut interrupts = Interrupts::install()?;
     let mut failed = false;
     if !args.selector.is_empty() {
-        for found in locate(&args.connection, &args.selector).await? {
+        let located = interrupts.finish(locate(&args.connection, &args.selector)).await?;
+        for found in located {
+            if interrupts.caught().is_some() {
+                break;
+            }
+            let mut printer = OutputPrinter::new(args.output);
             let result = async {
-                let mut session = found.client.connect(&found.info).await?;
-                let outputs = if args.in_disconnected_session {
-                    session.invoke_disconnected(&spec, idle, mode).await?;
-                    Vec::new()
+                let mut session = interrupts.finish(found.client.connect(&found.info)).await?;
+                let mut interrupted = false;
+                if args.in_disconnected_session {
+                    interrupts.finish(session.invoke_disconnected(&spec, idle, mode)).await?;
                 } else {
-                    let outputs = session.invoke(&spec).await?;
-                    session.disconnect(idle, mode).await?;
-                    outputs
-                };
-                Ok::<_, pssession_connect::Error>((outputs, session.info()))
+                    let pipeline = interrupts.finish(session.start(&spec)).await?;
+                    let received =
+                        interrupts.stop_on_first(session.receive_pipeline(pipeline, |o| printer.print(&o))).await;
+                    interrupted = received.is_none();
+                    received.transpose()?;
+                    interrupts.finish(session.disconnect(idle, mode)).await?;
+                }
+                Ok::<_, pssession_connect::Error>((session.info(), interrupted))
             }
             .await;
+            failed |= printer.failed();
             match result {
-                Ok((outputs, info)) => {
-                    failed |= print_outputs(&outputs, args.output);
+                Ok((info, interrupted)) => {
+                    let (name, instance_id) = (info.name.clone(), info.instance_id);
                     remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
+                    if interrupted {
+                        print_resume_hint(&name, instance_id);
+                    }
                 }
                 Err(e) => {
                     failed = true;
                     eprintln!("pssession: {}: {e}", found.info.name);
+                    record_failure(&store, found.info.instance_id, &e)?;
                 }
             }
         }
-        return Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        return Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }));
     }
     let targets = args.connection.targets()?;
     if targets.is_empty() {
@@ -89,30 +108,53 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
     let auth = args.connection.authentication(None)?;
     let mut rows = Vec::new();
     for target in targets {
+        if interrupts.caught().is_some() {
+            break;
+        }
         let computer = target.computer_name_str().to_owned();
         let client = args.connection.client(target, auth.clone())?;
         let next_id = store.list().map_err(|e| e.to_string())?.iter().map(|r| r.id).max().unwrap_or(0) + 1;
         let name = args.session_name.clone().unwrap_or_else(|| format!("Runspace{next_id}"));
+        let mut printer = OutputPrinter::new(args.output);
         let result = async {
-            let mut session = client.new_session(&name).await?;
+            let mut session = interrupts.finish(client.new_session(&name)).await?;
             if args.in_disconnected_session {
-                session.invoke_disconnected(&spec, idle, mode).await?;
-                Ok::<_, pssession_connect::Error>((Vec::new(), Some(session.info())))
-            } else {
-                let outputs = session.invoke(&spec).await;
-                let removed = session.remove().await;
-                let outputs = outputs?;
-                removed?;
-                Ok((outputs, None))
+                interrupts.finish(session.invoke_disconnected(&spec, idle, mode)).await?;
+                return Ok::<_, pssession_connect::Error>((Some(session.info()), false));
+            }
+            let pipeline = match interrupts.finish(session.start(&spec)).await {
+                Ok(pipeline) => pipeline,
+                Err(e) => {
+                    let _ = interrupts.finish(session.remove()).await;
+                    return Err(e);
+                }
+            };
+            match interrupts.stop_on_first(session.receive_pipeline(pipeline, |o| printer.print(&o))).await {
+                // Interrupted: the temporary session is kept, disconnected, with its command running.
+                None => {
+                    interrupts.finish(session.disconnect(idle, mode)).await?;
+                    Ok((Some(session.info()), true))
+                }
+                Some(outcome) => {
+                    let removed = interrupts.finish(session.remove()).await;
+                    outcome?;
+                    removed?;
+                    Ok((None, false))
+                }
             }
         }
         .await;
+        failed |= printer.failed();
         match result {
-            Ok((outputs, info)) => {
-                failed |= print_outputs(&outputs, args.output);
+            Ok((info, interrupted)) => {
                 if let Some(info) = info {
+                    let (name, instance_id) = (info.name.clone(), info.instance_id);
                     let records = remember(&store, &[info], &endpoint_of(&client), user_of(&client).as_deref())?;
-                    rows.extend(records.iter().map(Row::from_record));
+                    if interrupted {
+                        print_resume_hint(&name, instance_id);
+                    } else {
+                        rows.extend(records.iter().map(Row::from_record));
+                    }
                 }
             }
             Err(e) => {
@@ -124,5 +166,5 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
     if args.in_disconnected_session {
         print_rows(&rows, args.output);
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

@@ -13,6 +13,7 @@ pub mod connect;
 pub mod demo;
 pub mod disconnect;
 pub mod get;
+pub mod interrupt;
 pub mod invoke;
 pub mod new;
 pub mod progress;

@@ -9,6 +9,7 @@ use clap::Args;
 use crate::common::{
     ConnectionArgs, OutputFormat, Row, buffering_mode, endpoint_of, print_rows, remember, store, user_of,
 };
+use crate::interrupt::Interrupts;
 
 /// Arguments of `new`.
 #[derive(Debug, Clone, Args)]
@@ -42,17 +43,23 @@ pub async fn run(args: NewArgs) -> Result<ExitCode, String> {
     let store = store()?;
     let mut rows = Vec::new();
     let mut failed = false;
+    // Ctrl-C finishes the session being made (created, then disconnected) and makes no more.
+    let mut interrupts = Interrupts::install()?;
     for target in targets {
+        if interrupts.caught().is_some() {
+            break;
+        }
         let computer = target.computer_name_str().to_owned();
         let client = args.connection.client(target, auth.clone())?;
         let next_id = store.list().map_err(|e| e.to_string())?.iter().map(|r| r.id).max().unwrap_or(0) + 1;
         let name = args.name.clone().unwrap_or_else(|| format!("Runspace{next_id}"));
-        let result = async {
-            let mut session = client.new_session(&name).await?;
-            session.disconnect(idle, mode).await?;
-            Ok::<_, pssession_connect::Error>(session.info())
-        }
-        .await;
+        let result = interrupts
+            .finish(async {
+                let mut session = client.new_session(&name).await?;
+                session.disconnect(idle, mode).await?;
+                Ok::<_, pssession_connect::Error>(session.info())
+            })
+            .await;
         match result {
             Ok(info) => {
                 let records = remember(&store, &[info], &endpoint_of(&client), user_of(&client).as_deref())?;
@@ -65,5 +72,5 @@ pub async fn run(args: NewArgs) -> Result<ExitCode, String> {
         }
     }
     print_rows(&rows, args.output);
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

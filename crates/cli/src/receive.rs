@@ -1,13 +1,18 @@
 //! `pssession receive` — Receive-PSSession: connects to sessions and prints the output of their commands,
 //! including everything produced while nobody was connected; then leaves them disconnected.
+//!
+//! Ctrl-C (or SIGTERM) stops receiving: the session is disconnected again with its command still running and the
+//! rest of its output kept on the server, and the command says how to resume ([`crate::interrupt`]).
 
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, endpoint_of, locate, remember, store, user_of,
+    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, endpoint_of, locate, record_failure, remember, store,
+    user_of,
 };
+use crate::interrupt::{Interrupts, print_resume_hint};
 use crate::progress::Progress;
 use pssession_connect::OutputBufferingMode;
 
@@ -27,7 +32,8 @@ pub struct ReceiveArgs {
 
 /// Runs `receive`.
 pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
-    let located = locate(&args.connection, &args.selector).await?;
+    let mut interrupts = Interrupts::install()?;
+    let located = interrupts.finish(locate(&args.connection, &args.selector)).await?;
     if located.is_empty() {
         return Err("no session matches".to_owned());
     }
@@ -35,29 +41,34 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
     let mut failed = false;
     let progress = Progress::stderr("Receiving", located.len());
     for found in located {
+        if interrupts.caught().is_some() {
+            break;
+        }
         let mut printer = OutputPrinter::new(args.output);
         let result = async {
-            let mut session = found.client.connect(&found.info).await?;
+            let mut session = interrupts.finish(found.client.connect(&found.info)).await?;
             // Objects are printed as they arrive (the progress line is erased before the first): however much
             // output a session holds, only what one Receive carries is in memory.
             let mut first = true;
-            session
-                .receive_each(|output| {
+            let received = interrupts
+                .stop_on_first(session.receive_each(|output| {
                     if std::mem::take(&mut first) {
                         progress.clear();
                     }
                     printer.print(&output);
-                })
-                .await?;
+                }))
+                .await;
+            let interrupted = received.is_none();
+            received.transpose()?;
             let losses = session.output_losses();
-            session.disconnect(None, OutputBufferingMode::None).await?;
-            Ok::<_, pssession_connect::Error>((losses, session.info()))
+            interrupts.finish(session.disconnect(None, OutputBufferingMode::None)).await?;
+            Ok::<_, pssession_connect::Error>((losses, session.info(), interrupted))
         }
         .await;
         progress.clear();
         failed |= printer.failed();
         match result {
-            Ok((losses, info)) => {
+            Ok((losses, info, interrupted)) => {
                 for loss in losses {
                     // Output discarded under -OutputBufferingMode Drop is never silent.
                     let whose = loss.pipeline_id.map_or_else(|| "the session".to_owned(), |id| format!("command {id}"));
@@ -67,18 +78,19 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
                         loss.objects, info.name
                     );
                 }
+                let (name, instance_id) = (info.name.clone(), info.instance_id);
                 remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
+                if interrupted {
+                    print_resume_hint(&name, instance_id);
+                }
             }
             Err(e) => {
                 failed = true;
                 eprintln!("pssession: {e}");
-                if let pssession_connect::Error::SessionNotFound { instance_id } = e {
-                    // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
-                    store.update(|s| s.mark_broken(instance_id)).map_err(|e| e.to_string())?;
-                }
+                record_failure(&store, found.info.instance_id, &e)?;
             }
         }
         progress.advance(&found.info.name);
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

@@ -113,6 +113,18 @@ impl Sessions<'_> {
         changed
     }
 
+    /// Marks every record of `instance_id` Disconnected (Availability None): the network failed for longer than the
+    /// client retried, and the server keeps the session for a later connect. Returns how many records changed.
+    pub fn mark_disconnected(&mut self, instance_id: Uuid) -> usize {
+        let mut changed = 0;
+        for record in self.file.sessions.iter_mut().filter(|r| r.instance_id == instance_id) {
+            record.state = SessionState::Disconnected;
+            record.availability = Availability::None;
+            changed += 1;
+        }
+        changed
+    }
+
     /// Forgets the session with local Id `id` (Remove-PSSession); its Id is not reused.
     pub fn remove(&mut self, id: u32) -> Option<SessionRecord> {
         let index = self.file.sessions.iter().position(|r| r.id == id)?;

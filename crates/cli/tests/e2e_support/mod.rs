@@ -283,6 +283,26 @@ impl Machine {
         Run::from(child.wait_with_output().expect("pssession output"))
     }
 
+    /// Starts `pssession args… --credential user` with stdout and stderr piped and no standard input, for tests
+    /// that read its output as it comes and signal it. The child keeps the default signal dispositions, as from a
+    /// terminal.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pssession"));
+        command.args(args);
+        if !args.contains(&"--credential") {
+            command.args(["--credential", &self.user]);
+        }
+        command
+            .env("XDG_STATE_HOME", &self.state)
+            .env("PSSESSION_PASSWORD", &self.password)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pssession")
+    }
+
     /// The session store file's records.
     pub fn store(&self) -> Vec<pssession_cli::store::SessionRecord> {
         pssession_cli::store::SessionStore::at(self.state.join("pssession/sessions.json")).list().expect("store")
