@@ -78,24 +78,21 @@ impl Interrupts {
 
     /// Runs `work` until it finishes (`Some`) or, for the first signal, until that signal (`None`: `work` is
     /// dropped, which the library's session futures allow). After the first signal, `work` runs to its end and a
-    /// second signal exits the process at once ([`Interrupts::exit_now`]).
+    /// second signal exits the process at once.
     pub async fn stop_on_first<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return Some(out),
-                caught = self.next() => {
-                    if self.first.is_some() {
-                        exit_now(caught);
-                    }
-                    self.first = Some(caught);
-                    eprintln!(
-                        "pssession: {}: stopping; disconnecting the session so that its command keeps running on \
-                         the server. Press Ctrl-C again to exit at once.",
-                        caught.name()
-                    );
-                    return None;
-                }
+        if self.first.is_some() {
+            return Some(self.finish(work).await);
+        }
+        tokio::select! {
+            out = work => Some(out),
+            caught = self.next() => {
+                self.first = Some(caught);
+                eprintln!(
+                    "pssession: {}: stopping; disconnecting the session so that its command keeps running on the \
+                     server. Press Ctrl-C again to exit at once.",
+                    caught.name()
+                );
+                None
             }
         }
     }
