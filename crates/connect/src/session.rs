@@ -1003,9 +1003,14 @@ impl Session {
         self.in_flight = None;
         match outcome {
             (Ok(_), _) => {}
-            // The first Disconnect took effect but its answer was lost: the resend finds the shell disconnected.
-            (Err(Error::Fault(fault)), resends)
-                if (resends > 0 || sent_before) && fault.kind() == FaultKind::ShellDisconnected => {}
+            // An earlier Disconnect (resent here, or one whose future was dropped) may have taken effect: then this
+            // one faults, with 0x803381C4 or another code (MS-WSMV names none for a Disconnect of a disconnected
+            // shell). The shell's State decides.
+            (Err(Error::Fault(fault)), resends) if resends > 0 || sent_before => {
+                if fault.kind() != FaultKind::ShellDisconnected && !self.shell_is_disconnected().await? {
+                    return Err(self.broken(map_fault(Error::Fault(fault), id, &self.name)));
+                }
+            }
             // The network is down: whether or not the Disconnect got through, the server still holds the session
             // for this client, and a Reconnect resumes it either way.
             (Err(Error::Transport(source)), resends) => return Err(self.interrupted(source, resends + 1)),
@@ -1022,6 +1027,13 @@ impl Session {
         self.state = SessionState::Disconnected;
         self.availability = Availability::None;
         Ok(())
+    }
+
+    /// Whether the server lists this session's shell as Disconnected (Get-PSSession by InstanceId).
+    async fn shell_is_disconnected(&self) -> Result<bool, Error> {
+        let filter = SessionFilter { instance_ids: vec![self.instance_id()], ..SessionFilter::default() };
+        let found = self.client.get_sessions(&filter).await?;
+        Ok(found.iter().any(|info| info.shell.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("Disconnected"))))
     }
 
     /// Connect-PSSession on a session this client disconnected: Reconnect (same client session) for the pool and
