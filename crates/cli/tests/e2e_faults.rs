@@ -94,8 +94,9 @@ fn run_through_faults(objects: u64, size: usize, envelope: Option<usize>) -> Fau
         let proxy = FaultProxy::start(upstream, plan, seed).await.expect("proxy");
         let uri = format!("http://{}/wsman", proxy.address());
         let mut options = SessionOptions::default();
-        // Few resends, so that sessions also get interrupted and reconnected.
+        // Few resends and no retry window, so that sessions also get interrupted and reconnected.
         options.max_connection_retry_count = 2;
+        options.max_retry_connection_time = Duration::ZERO;
         if let Some(envelope) = envelope {
             options.max_envelope_size = envelope;
         }
@@ -336,6 +337,7 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
     // back with it); reconnecting to the restarted server, which has no such shell, breaks it.
     let mut options = SessionOptions::default();
     options.max_connection_retry_count = 1;
+    options.max_retry_connection_time = Duration::ZERO;
     let (mut session, pipeline) = endpoints.runtime.block_on(async {
         let mut s = client_with(&uri, ALICE, options).new_session("Interrupted").await.expect("session");
         let pipeline = s.start(&sleeping).await.expect("start");

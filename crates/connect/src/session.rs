@@ -224,6 +224,10 @@ enum InFlight {
     Reconnect,
 }
 
+/// How many times in a row a receive reconnects a session the server disconnected under it, without a response in
+/// between, before it reports the disconnection instead.
+const MAX_AUTOMATIC_RECONNECTS: u32 = 3;
+
 /// A Receive on its way ([`Session::start_receive`]).
 type PendingReceive =
     Pin<Box<dyn Future<Output = Result<Option<(Header, ReceiveResponse)>, ReceiveFailure>> + std::marker::Send>>;
@@ -844,6 +848,7 @@ impl Session {
         let target = Some(pipeline_id);
         // The next Receive, sent before this response is handled (see below).
         let mut ahead: Option<PendingReceive> = None;
+        let mut automatic_reconnects = 0u32;
         while (!state.is_finished() && !done_seen) || ahead.is_some() {
             let pending = ahead.take().unwrap_or_else(|| self.start_receive(target, None));
             let outcome = match self.finish_receive(target, pending.await) {
@@ -856,8 +861,25 @@ impl Session {
                     }
                     return Err(Error::CommandNotFound { pipeline_id });
                 }
-                Err(e) => return Err(self.broken(map_fault(e, id, &self.name))),
+                Err(e) => {
+                    let error = self.broken(map_fault(e, id, &self.name));
+                    // The server disconnected the shell because it saw no Receive for its client timeout (a network
+                    // outage, a suspended laptop). This client is here and the server kept every unacknowledged
+                    // response: reconnect, as PowerShell's robust connections do, and go on where it stopped.
+                    if matches!(error, Error::SessionDisconnected { .. })
+                        && self.state == SessionState::Disconnected
+                        && self.delivery.server_retains()
+                        && automatic_reconnects < MAX_AUTOMATIC_RECONNECTS
+                    {
+                        automatic_reconnects += 1;
+                        tracing::warn!(session = %self.name, "the server disconnected the session; reconnecting");
+                        self.reconnect().await?;
+                        continue;
+                    }
+                    return Err(error);
+                }
             };
+            automatic_reconnects = 0;
             self.last_activity = Instant::now();
             let Some(response) = outcome else { continue };
             let done = response.command_state.as_ref().is_some_and(|c| c.is_done());

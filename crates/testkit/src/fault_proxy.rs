@@ -10,6 +10,9 @@
 //!
 //! The proxy starts disarmed (a transparent relay); [`FaultProxy::arm`] turns faults on, so a test can set up
 //! cleanly and then exercise only the phase it is about. Disarming also spares connections already open.
+//!
+//! [`FaultProxy::outage`] simulates the network going away altogether: every open connection is cut and every new
+//! one closed as soon as it is accepted, until the outage ends.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,6 +167,8 @@ pub struct FaultStats {
     pub drops_between_requests: AtomicU64,
     /// Connections delayed.
     pub delayed: AtomicU64,
+    /// Connections closed at once because of an outage ([`FaultProxy::outage`]).
+    pub outage_refusals: AtomicU64,
 }
 
 impl FaultStats {
@@ -194,6 +199,7 @@ struct Shared {
     plan: FaultPlan,
     rng: Mutex<SplitMix64>,
     armed: AtomicBool,
+    outage: tokio::sync::watch::Sender<bool>,
     stats: Arc<FaultStats>,
 }
 
@@ -223,6 +229,7 @@ impl FaultProxy {
             plan,
             rng: Mutex::new(SplitMix64::new(seed)),
             armed: AtomicBool::new(false),
+            outage: tokio::sync::watch::Sender::new(false),
             stats: Arc::new(FaultStats::default()),
         });
         let acceptor = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
@@ -245,6 +252,12 @@ impl FaultProxy {
         self.shared.armed.store(armed, Ordering::SeqCst);
     }
 
+    /// Starts (`true`) or ends an outage: while it lasts, connections open are cut and new ones are closed as
+    /// soon as they are accepted (counted in [`FaultStats::outage_refusals`]).
+    pub fn outage(&self, down: bool) {
+        self.shared.outage.send_replace(down);
+    }
+
     /// What the proxy did so far.
     pub fn stats(&self) -> Arc<FaultStats> {
         Arc::clone(&self.shared.stats)
@@ -261,6 +274,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else { continue };
         shared.stats.connections.fetch_add(1, Ordering::SeqCst);
+        if *shared.outage.borrow() {
+            shared.stats.outage_refusals.fetch_add(1, Ordering::SeqCst);
+            drop(client);
+            continue;
+        }
         tokio::spawn(relay(client, Arc::clone(&shared)));
     }
 }
@@ -299,11 +317,13 @@ async fn relay(client: TcpStream, shared: Arc<Shared>) {
     let upstream = pump(client_read, server_write, Direction::Request, &fate, &shared);
     let downstream = pump(server_read, client_write, Direction::Response, &fate, &shared);
     tokio::pin!(upstream, downstream);
+    let mut outage = shared.outage.subscribe();
     // The first direction to end (EOF or a fault) ends the connection: both are dropped, which closes both
-    // sockets, so a cut in one direction is a cut of the whole exchange.
+    // sockets, so a cut in one direction is a cut of the whole exchange. An outage cuts it too.
     tokio::select! {
         () = &mut upstream => {}
         () = &mut downstream => {}
+        _ = outage.wait_for(|down| *down) => {}
     }
 }
 
