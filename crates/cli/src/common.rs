@@ -19,6 +19,7 @@ use pssession_connect::fanout::fan_out;
 use pssession_connect::options::{ConnectionTarget, OutputBufferingMode, SessionOptions};
 use pssession_connect::{Availability, SessionState};
 use pssession_connect::{Client, Error, PipelineEvent, PipelineOutput};
+use pssession_connect::{ConnectionNotice, ConnectionObserver};
 use pssession_connect::{SessionFilter, SessionInfo};
 use pssession_psrp::clixml::Deserializer;
 use pssession_wsman::transport::ClientCertificate;
@@ -122,6 +123,10 @@ pub struct ConnectionArgs {
     /// HTTP proxy, `http://host:port`.
     #[arg(long)]
     pub proxy: Option<String>,
+    /// How long to keep retrying a request that fails on the network before the session is left disconnected,
+    /// in seconds (PowerShell's robust connections: 240). Each attempt is reported on stderr.
+    #[arg(long = "max-retry-connection-time-sec", default_value_t = 240)]
+    pub max_retry_connection_time_sec: u64,
     /// Most computers contacted at once (`-ThrottleLimit`; 0 = 32).
     #[arg(long = "throttle-limit", default_value_t = 32)]
     pub throttle_limit: usize,
@@ -159,6 +164,8 @@ impl ConnectionArgs {
     pub fn session_options(&self) -> Result<SessionOptions, String> {
         let mut options = SessionOptions::default();
         options.operation_timeout = Duration::from_secs(self.operation_timeout_sec.max(1));
+        options.max_retry_connection_time = Duration::from_secs(self.max_retry_connection_time_sec);
+        options.connection_observer = Some(ConnectionObserver::new(print_connection_notice));
         options.open_timeout = Duration::from_secs(self.open_timeout_sec.max(1));
         options.allow_redirection = self.allow_redirection && !self.connection_uri.is_empty();
         options.skip_ca_check = self.skip_ca_check;
@@ -720,6 +727,35 @@ pub fn buffering_mode(text: Option<&str>) -> Result<OutputBufferingMode, String>
         None => Ok(OutputBufferingMode::None),
         Some(t) => OutputBufferingMode::from_name(t)
             .ok_or_else(|| format!("unknown --output-buffering-mode {t:?} (Block, Drop)")),
+    }
+}
+
+/// Prints PowerShell's robust-connection warnings on stderr.
+fn print_connection_notice(notice: &ConnectionNotice) {
+    match notice {
+        ConnectionNotice::NetworkFailureDetected { computer, retry_for, .. } => {
+            let seconds = retry_for.as_secs();
+            let span = if seconds % 60 == 0 && seconds > 0 {
+                format!("{} minute{}", seconds / 60, if seconds == 60 { "" } else { "s" })
+            } else {
+                format!("{seconds} seconds")
+            };
+            eprintln!(
+                "WARNING: The network connection to {computer} has been interrupted. Attempting to reconnect for up \
+                 to {span}..."
+            );
+        }
+        ConnectionNotice::RetryAttempt { computer, .. } => {
+            eprintln!("WARNING: Attempting to reconnect to {computer} ...")
+        }
+        ConnectionNotice::RetrySucceeded { computer, .. } => {
+            eprintln!("WARNING: The network connection to {computer} has been restored.")
+        }
+        ConnectionNotice::GaveUp { session, computer, .. } => eprintln!(
+            "WARNING: Reconnection attempts to {computer} were unsuccessful. Session {session} is left disconnected; \
+             the server keeps it and its output."
+        ),
+        _ => {}
     }
 }
 

@@ -35,7 +35,9 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 }
 
 /// The observer's notices, as short words with the (paused) time each arrived, on a channel and in a list.
-fn recorder() -> (ConnectionObserver, Arc<Mutex<Vec<String>>>, mpsc::UnboundedReceiver<(String, Instant)>) {
+type Heard = mpsc::UnboundedReceiver<(String, Instant)>;
+
+fn recorder() -> (ConnectionObserver, Arc<Mutex<Vec<String>>>, Heard) {
     let notices = Arc::new(Mutex::new(Vec::new()));
     let (events, heard) = mpsc::unbounded_channel();
     let sink = Arc::clone(&notices);
