@@ -101,9 +101,19 @@ async fn windows_enumeration_is_read_like_powershell_reads_it() {
     let no_command =
         fixture_text("vectors/windows-traces-pypsrp/xml/08_enumerate_commands_selectorfilter_empty.response.xml");
 
-    // pypsrp created these shells without a Name: PowerShell (and this client) skip them.
+    // pypsrp created these shells without a Name: PowerShell skips them; this client lists them with an empty Name
+    // (to be connected by InstanceId), and no name filter, not even `*`, matches them.
+    let client = client_answering(vec![
+        (ENUMERATE, shells.clone()),
+        (ENUMERATE, one_command.clone()),
+        (ENUMERATE, no_command.clone()),
+    ]);
+    let nameless = client.get_sessions(&pssession_connect::SessionFilter::default()).await.expect("get");
+    let summary: Vec<(String, usize)> = nameless.iter().map(|s| (s.name.clone(), s.commands.len())).collect();
+    assert_eq!(summary, [(String::new(), 1), (String::new(), 0)]);
     let client = client_answering(vec![(ENUMERATE, shells.clone())]);
-    assert!(client.get_sessions(&pssession_connect::SessionFilter::default()).await.expect("get").is_empty());
+    let every_name = pssession_connect::SessionFilter { names: vec!["*".to_owned()], ..Default::default() };
+    assert!(client.get_sessions(&every_name).await.expect("get").is_empty());
 
     // With names (as PowerShell creates shells), both are listed with their commands.
     let named = shells.replacen("</rsp:ShellId>", "</rsp:ShellId><rsp:Name>ITTask</rsp:Name>", 1).replacen(
