@@ -759,6 +759,22 @@ fn print_connection_notice(notice: &ConnectionNotice) {
     }
 }
 
+/// Records a session a subcommand leaves behind; for one it left because of Ctrl-C (`interrupted`), also says on
+/// stderr how to resume it.
+pub fn remember_left(
+    store: &SessionStore,
+    info: SessionInfo,
+    client: &Client,
+    interrupted: bool,
+) -> Result<Vec<SessionRecord>, String> {
+    let (name, instance_id) = (info.name.clone(), info.instance_id);
+    let records = remember(store, &[info], &endpoint_of(client), user_of(client).as_deref())?;
+    if interrupted {
+        crate::interrupt::print_resume_hint(&name, instance_id);
+    }
+    Ok(records)
+}
+
 /// Records in the store what a failed operation says about session `instance_id`: gone from the server (Broken), or
 /// cut off by the network for longer than the client retried (Disconnected: the server keeps it, and disconnects
 /// it on its side when it sees the client gone, so a later `pssession receive` resumes it).

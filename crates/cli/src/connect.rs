@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::common::{
     ConnectionArgs, Located, OutputFormat, Row, SessionSelector, ShouldProcess, ShouldProcessArgs, endpoint_of, locate,
-    print_rows, remember, session_target, store, user_of,
+    print_rows, record_failure, remember, session_target, store, user_of,
 };
 use crate::interrupt::Interrupts;
 use crate::progress::Progress;
@@ -103,10 +103,8 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             Err(e) => {
                 failed = true;
                 eprintln!("pssession: {e}");
-                if let pssession_connect::Error::SessionNotFound { instance_id } = e {
-                    // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
-                    store.update(|s| s.mark_broken(instance_id)).map_err(|e| e.to_string())?;
-                }
+                // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
+                record_failure(&store, found.info.instance_id, &e)?;
             }
         }
     }

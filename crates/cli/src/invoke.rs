@@ -15,10 +15,10 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, Row, SessionSelector, buffering_mode, endpoint_of, locate, print_rows,
-    record_failure, remember, store, user_of,
+    ConnectionArgs, OutputFormat, OutputPrinter, Row, SessionSelector, buffering_mode, locate, print_rows,
+    record_failure, remember_left, store,
 };
-use crate::interrupt::{Interrupts, print_resume_hint};
+use crate::interrupt::Interrupts;
 use pssession_connect::PipelineSpec;
 
 /// Arguments of `invoke`.
@@ -84,11 +84,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
             failed |= printer.failed();
             match result {
                 Ok((info, interrupted)) => {
-                    let (name, instance_id) = (info.name.clone(), info.instance_id);
-                    remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
-                    if interrupted {
-                        print_resume_hint(&name, instance_id);
-                    }
+                    remember_left(&store, info, &found.client, interrupted)?;
                 }
                 Err(e) => {
                     failed = true;
@@ -148,11 +144,8 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
         match result {
             Ok((info, interrupted)) => {
                 if let Some(info) = info {
-                    let (name, instance_id) = (info.name.clone(), info.instance_id);
-                    let records = remember(&store, &[info], &endpoint_of(&client), user_of(&client).as_deref())?;
-                    if interrupted {
-                        print_resume_hint(&name, instance_id);
-                    } else {
+                    let records = remember_left(&store, info, &client, interrupted)?;
+                    if !interrupted {
                         rows.extend(records.iter().map(Row::from_record));
                     }
                 }

@@ -9,10 +9,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, endpoint_of, locate, record_failure, remember, store,
-    user_of,
+    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, locate, record_failure, remember_left, store,
 };
-use crate::interrupt::{Interrupts, print_resume_hint};
+use crate::interrupt::Interrupts;
 use crate::progress::Progress;
 use pssession_connect::OutputBufferingMode;
 
@@ -78,11 +77,7 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
                         loss.objects, info.name
                     );
                 }
-                let (name, instance_id) = (info.name.clone(), info.instance_id);
-                remember(&store, &[info], &endpoint_of(&found.client), user_of(&found.client).as_deref())?;
-                if interrupted {
-                    print_resume_hint(&name, instance_id);
-                }
+                remember_left(&store, info, &found.client, interrupted)?;
             }
             Err(e) => {
                 failed = true;
