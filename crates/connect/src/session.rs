@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use uuid::Uuid;
 use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_duration};
 use crate::delivery::{Delivery, OutputLoss};
 use crate::error::Error;
-use crate::options::{ConnectionNotice, ConnectionObserver, MIN_IDLE_TIMEOUT, OutputBufferingMode};
+use crate::options::{ConnectionNotice, MIN_IDLE_TIMEOUT, OutputBufferingMode};
 pub use crate::state::{Availability, SessionState};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
 use pssession_wsman::fault::FaultKind;
@@ -200,7 +201,8 @@ pub struct PipelineOutput {
 pub struct Session {
     client: Client,
     pool: ClientRunspacePool,
-    name: String,
+    /// Shared with the Receives on their way (`start_receive`), which name the session in retry notices.
+    name: Arc<str>,
     state: SessionState,
     availability: Availability,
     shell: ShellInfo,
@@ -247,81 +249,80 @@ fn resend_delay(attempt: u32) -> Duration {
 
 /// The resends of one request that fails on the network: PowerShell's robust connections. Retries go on until
 /// both `max_connection_retry_count` resends were made and `max_retry_connection_time` has passed since the first
-/// failure (tokio's clock); each step is logged and told to the options' [`ConnectionObserver`].
+/// failure (tokio's clock); each step is logged and told to the options' [`crate::ConnectionObserver`]. Only the counters
+/// live here — the settings are read from the client when a failure happens, so a request that never fails pays
+/// nothing.
+#[derive(Default)]
 struct Retry {
-    session: String,
-    computer: String,
-    count: u32,
-    window: Duration,
-    observer: Option<ConnectionObserver>,
     first_failure: Option<Instant>,
     attempts: u32,
 }
 
 impl Retry {
-    fn new(client: &Client, session: &str) -> Self {
+    /// After a network failure of `session`'s request: waits, and says whether to send the request again.
+    async fn again(&mut self, client: &Client, session: &str, error: &TransportError) -> bool {
         let options = client.options();
-        Retry {
-            session: session.to_owned(),
-            computer: client.target().computer_name_str().to_owned(),
-            count: options.max_connection_retry_count,
-            window: options.max_retry_connection_time,
-            observer: options.connection_observer.clone(),
-            first_failure: None,
-            attempts: 0,
-        }
-    }
-
-    fn notify(&self, notice: ConnectionNotice) {
-        if let Some(observer) = &self.observer {
-            observer.notify(&notice);
-        }
-    }
-
-    /// After a network failure: waits, and says whether to send the request again.
-    async fn again(&mut self, error: &TransportError) -> bool {
+        let computer = client.target().computer_name_str();
         let now = Instant::now();
         let first = *self.first_failure.get_or_insert(now);
         if self.attempts == 0 {
-            tracing::warn!(session = %self.session, computer = %self.computer, %error,
-                "network failure; retrying for up to {:?}", self.window);
-            self.notify(ConnectionNotice::NetworkFailureDetected {
-                session: self.session.clone(),
-                computer: self.computer.clone(),
-                retry_for: self.window,
-                reason: error.to_string(),
-            });
+            tracing::warn!(session, computer, %error, "network failure; retrying for up to {:?}",
+                options.max_retry_connection_time);
+            notify(
+                client,
+                ConnectionNotice::NetworkFailureDetected {
+                    session: session.to_owned(),
+                    computer: computer.to_owned(),
+                    retry_for: options.max_retry_connection_time,
+                    reason: error.to_string(),
+                },
+            );
         }
-        if self.attempts >= self.count && now.duration_since(first) >= self.window {
-            tracing::warn!(session = %self.session, computer = %self.computer, attempts = self.attempts,
-                "giving up: the session is disconnected");
-            self.notify(ConnectionNotice::GaveUp {
-                session: self.session.clone(),
-                computer: self.computer.clone(),
-                attempts: self.attempts,
-            });
+        if self.attempts >= options.max_connection_retry_count
+            && now.duration_since(first) >= options.max_retry_connection_time
+        {
+            tracing::warn!(session, computer, attempts = self.attempts, "giving up: the session is disconnected");
+            notify(
+                client,
+                ConnectionNotice::GaveUp {
+                    session: session.to_owned(),
+                    computer: computer.to_owned(),
+                    attempts: self.attempts,
+                },
+            );
             return false;
         }
         self.attempts += 1;
         tokio::time::sleep(resend_delay(self.attempts)).await;
-        tracing::warn!(session = %self.session, computer = %self.computer, attempt = self.attempts, "retrying");
-        self.notify(ConnectionNotice::RetryAttempt {
-            session: self.session.clone(),
-            computer: self.computer.clone(),
-            attempt: self.attempts,
-        });
+        tracing::warn!(session, computer, attempt = self.attempts, "retrying");
+        notify(
+            client,
+            ConnectionNotice::RetryAttempt {
+                session: session.to_owned(),
+                computer: computer.to_owned(),
+                attempt: self.attempts,
+            },
+        );
         true
     }
 
     /// The request got an answer: tells the observer when that took resends.
-    fn answered(&self) {
+    fn answered(&self, client: &Client, session: &str) {
         if self.attempts > 0 {
-            tracing::info!(session = %self.session, computer = %self.computer, "connection restored");
-            self.notify(ConnectionNotice::RetrySucceeded {
-                session: self.session.clone(),
-                computer: self.computer.clone(),
-            });
+            let computer = client.target().computer_name_str();
+            tracing::info!(session, computer, "connection restored");
+            notify(
+                client,
+                ConnectionNotice::RetrySucceeded { session: session.to_owned(), computer: computer.to_owned() },
+            );
         }
+    }
+}
+
+/// Hands `notice` to the client's [`crate::ConnectionObserver`], if it has one.
+fn notify(client: &Client, notice: ConnectionNotice) {
+    if let Some(observer) = &client.options().connection_observer {
+        observer.notify(&notice);
     }
 }
 
@@ -330,7 +331,7 @@ impl Session {
         Session {
             client,
             pool,
-            name,
+            name: name.into(),
             state: SessionState::Opened,
             availability: Availability::Available,
             shell,
@@ -435,17 +436,18 @@ impl Session {
         let id = self.instance_id();
         let sequence = self.delivery.sequence(target);
         let resends = self.delivery.server_retains();
-        let mut retry = Retry::new(&self.client, &self.name);
+        let name = Arc::clone(&self.name);
         Box::pin(async move {
+            let mut retry = Retry::default();
             loop {
                 match client.receive(id, target, wait, sequence).await {
                     Err(Error::Transport(e)) if resends => {
-                        if !retry.again(&e).await {
+                        if !retry.again(&client, &name, &e).await {
                             return Err(ReceiveFailure::Interrupted(e, retry.attempts + 1));
                         }
                     }
                     outcome => {
-                        retry.answered();
+                        retry.answered(&client, &name);
                         return outcome.map_err(ReceiveFailure::Failed);
                     }
                 }
@@ -484,7 +486,7 @@ impl Session {
         let _ = self.pool.disconnect_completed();
         self.state = SessionState::Disconnected;
         self.availability = Availability::None;
-        Error::ConnectionInterrupted { name: self.name.clone(), attempts, source }
+        Error::ConnectionInterrupted { name: self.name.to_string(), attempts, source }
     }
 
     /// Sends `body` for this session's shell, sending it again (up to `max_connection_retry_count` times) while
@@ -497,13 +499,13 @@ impl Session {
     ) -> (Result<ResponseBody, Error>, u32) {
         let resource_uri = self.client.target().resource_uri();
         let id = self.instance_id();
-        let mut retry = Retry::new(&self.client, &self.name);
+        let mut retry = Retry::default();
         loop {
             match self.client.call(&resource_uri, Some(id), options, body.clone(), None).await {
-                Err(Error::Transport(e)) if retry.again(&e).await => {}
+                Err(Error::Transport(e)) if retry.again(&self.client, &self.name, &e).await => {}
                 outcome => {
                     if outcome.is_ok() {
-                        retry.answered();
+                        retry.answered(&self.client, &self.name);
                     }
                     return (outcome, retry.attempts);
                 }
@@ -522,7 +524,7 @@ impl Session {
         commands.sort_by_key(|c| c.command_id);
         SessionInfo {
             instance_id: self.instance_id(),
-            name: self.name.clone(),
+            name: self.name.to_string(),
             computer_name: self.client.target().computer_name_str().to_owned(),
             configuration_name: self.client.target().configuration_name().to_owned(),
             state: self.state,
@@ -536,7 +538,11 @@ impl Session {
         if self.state == SessionState::Opened {
             Ok(())
         } else {
-            Err(Error::InvalidSessionState { name: self.name.clone(), operation, state: format!("{:?}", self.state) })
+            Err(Error::InvalidSessionState {
+                name: self.name.to_string(),
+                operation,
+                state: format!("{:?}", self.state),
+            })
         }
     }
 
@@ -1051,11 +1057,16 @@ impl Session {
         Ok(())
     }
 
-    /// Whether the server lists this session's shell as Disconnected (Get-PSSession by InstanceId).
-    async fn shell_is_disconnected(&self) -> Result<bool, Error> {
+    /// This session as the server lists it now (Get-PSSession by InstanceId); `None` when the server has no such shell.
+    async fn server_view(&self) -> Result<Option<SessionInfo>, Error> {
         let filter = SessionFilter { instance_ids: vec![self.instance_id()], ..SessionFilter::default() };
-        let found = self.client.get_sessions(&filter).await?;
-        Ok(found.iter().any(|info| info.shell.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("Disconnected"))))
+        Ok(self.client.get_sessions(&filter).await?.into_iter().next())
+    }
+
+    /// Whether the server lists this session's shell as Disconnected.
+    async fn shell_is_disconnected(&self) -> Result<bool, Error> {
+        let info = self.server_view().await?;
+        Ok(info.is_some_and(|info| info.shell.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("Disconnected"))))
     }
 
     /// Connect-PSSession on a session this client disconnected: Reconnect (same client session) for the pool and
@@ -1068,7 +1079,7 @@ impl Session {
             SessionState::Opened => return Ok(()),
             SessionState::Broken | SessionState::Closed => {
                 return Err(Error::InvalidSessionState {
-                    name: self.name.clone(),
+                    name: self.name.to_string(),
                     operation: "connect",
                     state: format!("{:?}", self.state),
                 });
@@ -1105,7 +1116,7 @@ impl Session {
                 // The network is still down; the server may well hold the session: it stays Disconnected.
                 self.pool.connect_refused()?;
                 self.in_flight = None;
-                Err(Error::ConnectionInterrupted { name: self.name.clone(), attempts: resends + 1, source })
+                Err(Error::ConnectionInterrupted { name: self.name.to_string(), attempts: resends + 1, source })
             }
             Err(e) => {
                 let _ = self.pool.connect_refused();
@@ -1140,11 +1151,9 @@ impl Session {
     }
 
     async fn connect_fallback(&mut self) -> Result<(), Error> {
-        let filter = SessionFilter { instance_ids: vec![self.instance_id()], ..SessionFilter::default() };
-        let found = self.client.get_sessions(&filter).await?;
-        let info = found.into_iter().next().ok_or(Error::SessionNotFound { instance_id: self.instance_id() })?;
+        let info = self.server_view().await?.ok_or(Error::SessionNotFound { instance_id: self.instance_id() })?;
         if info.availability == Availability::Busy {
-            return Err(Error::SessionBusy { name: self.name.clone() });
+            return Err(Error::SessionBusy { name: self.name.to_string() });
         }
         let connected = self.client.connect(&info).await?;
         *self = connected;
