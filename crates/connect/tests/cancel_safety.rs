@@ -7,9 +7,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use common::{SimulatedConnection, SimulatedServer};
+use common::{SimulatedConnection, SimulatedServer, output_texts};
 use pssession_connect::exchange::ExchangeFuture;
-use pssession_connect::psrp::client::PipelineEvent;
 use pssession_connect::{
     Availability, Client, ConnectionTarget, OutputBufferingMode, PipelineSpec, RandomIds, SessionOptions, SessionState,
     WsmanExchange,
@@ -51,16 +50,6 @@ fn client(server: &Arc<Mutex<SimulatedServer>>) -> (Client, Gate, mpsc::Unbounde
     (client, gate, events)
 }
 
-fn texts(events: &[pssession_connect::PipelineOutput]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|o| match &o.event {
-            PipelineEvent::Output(value) => Some(value.to_display_string()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_dropped_reconnect_leaves_a_session_that_reconnects() {
     let server = SimulatedServer::new();
@@ -85,7 +74,7 @@ async fn a_dropped_reconnect_leaves_a_session_that_reconnects() {
     assert_eq!(session.state(), SessionState::Opened);
     let mut events = Vec::new();
     session.receive_pipeline(pipeline, |o| events.push(o)).await.expect("receive");
-    assert_eq!(texts(&events), ["kept"]);
+    assert_eq!(output_texts(&events), ["kept"]);
 }
 
 #[tokio::test]
@@ -113,7 +102,7 @@ async fn a_reconnect_dropped_between_the_pool_and_its_command_is_finished_by_the
     let mut events = Vec::new();
     session.receive_pipeline(pipeline, |o| events.push(o)).await.expect("receive after the dropped reconnect");
     assert_eq!(reconnects(), 2, "the command's Reconnect was sent by the next call");
-    assert_eq!(texts(&events), ["half"]);
+    assert_eq!(output_texts(&events), ["half"]);
     assert_eq!((session.state(), session.availability()), (SessionState::Opened, Availability::Available));
 }
 

@@ -8,11 +8,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::SimulatedServer;
+use common::{SimulatedServer, output_texts};
 use pssession_connect::psrp::client::PipelineEvent;
 use pssession_connect::{
-    Availability, Client, ConnectionTarget, Error, OutputBufferingMode, PipelineOutput, PipelineSpec, RandomIds,
-    SessionFilter, SessionOptions, SessionState,
+    Availability, Client, ConnectionTarget, Error, OutputBufferingMode, PipelineSpec, RandomIds, SessionFilter,
+    SessionOptions, SessionState,
 };
 
 fn client(server: &Arc<std::sync::Mutex<SimulatedServer>>, user: &str) -> Client {
@@ -23,16 +23,6 @@ fn client(server: &Arc<std::sync::Mutex<SimulatedServer>>, user: &str) -> Client
         Box::new(SimulatedServer::connection(server, user)),
         Arc::new(RandomIds),
     )
-}
-
-fn outputs(events: &[PipelineOutput]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|o| match &o.event {
-            PipelineEvent::Output(value) => Some(value.to_display_string()),
-            _ => None,
-        })
-        .collect()
 }
 
 const SCRIPT: &str =
@@ -47,7 +37,7 @@ async fn disconnect_get_connect_receive_remove_across_two_clients() {
 
     // A command run while connected returns its output.
     let events = session.invoke(&PipelineSpec::script("Write-Output 'hello'")).await.expect("invoke");
-    assert_eq!(outputs(&events), ["hello"]);
+    assert_eq!(output_texts(&events), ["hello"]);
     assert!(
         matches!(events.last().map(|e| &e.event), Some(PipelineEvent::State { state, .. }) if state.to_string() == "Completed")
     );
@@ -85,7 +75,7 @@ async fn disconnect_get_connect_receive_remove_across_two_clients() {
     let mut attached = second.connect(info).await.expect("connect");
     assert_eq!(attached.state(), SessionState::Opened);
     let received = attached.receive().await.expect("receive");
-    assert_eq!(outputs(&received), ["one", "two", "three", "four", "five"]);
+    assert_eq!(output_texts(&received), ["one", "two", "three", "four", "five"]);
     assert!(received.iter().all(|o| o.pipeline_id == pid));
     let again = attached.receive().await.expect("receive again");
     assert!(again.is_empty(), "output is delivered exactly once: {again:?}");
@@ -118,7 +108,7 @@ async fn disconnect_get_connect_receive_remove_across_two_clients() {
     session.reconnect().await.expect("reconnect falls back to connect");
     assert_eq!(session.state(), SessionState::Opened);
     let events = session.invoke(&PipelineSpec::script("Write-Output 'back'")).await.expect("invoke");
-    assert_eq!(outputs(&events), ["back"]);
+    assert_eq!(output_texts(&events), ["back"]);
 
     session.remove().await.expect("remove");
     assert!(!server.lock().expect("server").has_shell(instance_id));
@@ -144,7 +134,7 @@ async fn reconnect_from_the_same_client_reattaches_the_running_command() {
     })
     .await
     .expect("task");
-    assert_eq!(outputs(&received), ["one", "two", "three", "four", "five"]);
+    assert_eq!(output_texts(&received), ["one", "two", "three", "four", "five"]);
     let log = server.lock().expect("server").log.clone();
     assert!(log.iter().filter(|a| *a == "Reconnect").count() >= 2, "pool and command Reconnect: {log:?}");
     assert!(!log.iter().any(|a| a == "Connect"), "no Connect on the same-client path: {log:?}");
@@ -257,7 +247,7 @@ async fn many_sessions_are_listed_through_pull_pages_and_a_server_side_disconnec
     }
     assert_eq!(open.state(), SessionState::Disconnected);
     open.reconnect().await.expect("reconnect");
-    assert_eq!(outputs(&open.invoke(&PipelineSpec::script("Write-Output 'x'")).await.expect("invoke")), ["x"]);
+    assert_eq!(output_texts(&open.invoke(&PipelineSpec::script("Write-Output 'x'")).await.expect("invoke")), ["x"]);
 }
 
 #[tokio::test]
@@ -270,7 +260,7 @@ async fn a_stopped_command_ends_stopped_and_idle_timeouts_below_a_minute_are_ref
     let mut events = Vec::new();
     let state = session.receive_pipeline(pid, |o| events.push(o)).await.expect("receive");
     assert_eq!(state.to_string(), "Stopped");
-    assert!(outputs(&events).is_empty(), "{events:?}");
+    assert!(output_texts(&events).is_empty(), "{events:?}");
 
     let target = ConnectionTarget::computer_name("sim", None, false, None).expect("target");
     let mut options = SessionOptions::default();

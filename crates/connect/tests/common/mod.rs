@@ -14,8 +14,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use pssession_connect::WsmanExchange;
 use pssession_connect::exchange::{ExchangeFuture, Response};
+use pssession_connect::psrp::client::PipelineEvent;
+use pssession_connect::{PipelineOutput, WsmanExchange};
 use pssession_psrp::{Defragmenter, Destination, Fragmenter, Message, MessageType};
 use uuid::Uuid;
 use xml::Element;
@@ -516,4 +517,15 @@ impl WsmanExchange for SimulatedConnection {
     fn endpoint(&self) -> String {
         "http://sim:5985/wsman".to_owned()
     }
+}
+
+/// The text of each output object among `events`, in order.
+pub fn output_texts(events: &[PipelineOutput]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|o| match &o.event {
+            PipelineEvent::Output(value) => Some(value.to_display_string()),
+            _ => None,
+        })
+        .collect()
 }
