@@ -348,21 +348,29 @@ impl HttpTransport {
             let Some(connection) = self.connection.as_mut() else {
                 return Err(TransportError::Http("no connection".into()));
             };
-            let response =
-                match tokio::time::timeout(self.options.request_timeout, connection.sender.try_send_request(request))
-                    .await
-                {
-                    Err(_) => {
-                        self.connection = None;
-                        return Err(TransportError::RequestTimeout { timeout: self.options.request_timeout });
-                    }
-                    Ok(Err(e)) if e.message().is_some() => return Ok(Next::Reconnect),
-                    Ok(Err(e)) => {
-                        self.connection = None;
-                        return Err(TransportError::Http(e.into_error().to_string()));
-                    }
-                    Ok(Ok(response)) => response,
-                };
+            // hyper takes a request only once the connection task has finished the previous exchange and asks
+            // for the next one; on a busy machine that task may not have run yet, so wait for it rather than
+            // mistaking "not ready" for a closed connection.
+            let sending = async {
+                match connection.sender.ready().await {
+                    Ok(()) => Some(connection.sender.try_send_request(request).await),
+                    Err(_) => None,
+                }
+            };
+            let response = match tokio::time::timeout(self.options.request_timeout, sending).await {
+                Err(_) => {
+                    self.connection = None;
+                    return Err(TransportError::RequestTimeout { timeout: self.options.request_timeout });
+                }
+                // Closed by the server before this request went out (a keep-alive connection it timed out).
+                Ok(None) => return Ok(Next::Reconnect),
+                Ok(Some(Err(e))) if e.message().is_some() => return Ok(Next::Reconnect),
+                Ok(Some(Err(e))) => {
+                    self.connection = None;
+                    return Err(TransportError::Http(e.into_error().to_string()));
+                }
+                Ok(Some(Ok(response))) => response,
+            };
             let status = response.status();
             // Header values are never logged: they carry tokens and, for Basic, the password.
             tracing::debug!(
