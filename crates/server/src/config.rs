@@ -31,6 +31,12 @@ pub struct ServiceConfig {
     pub max_shells_per_user: usize,
     /// Open enumeration contexts per server; the oldest is released beyond this. Default 256.
     pub max_enumeration_contexts: usize,
+    /// How long a connected shell's client may send nothing (no Receive, no keep-alive, no other request to the
+    /// shell) before the shell counts it as lost and becomes Disconnected on its own, its commands still running,
+    /// so that a later client can Connect. A Receive waiting for output counts as the client being there.
+    /// `None` never gives a client up. Default 240 s: PowerShell's `ServerDefaultKeepAliveTimeoutMs`
+    /// (BaseTransportManager.cs), one minute above its client's 180 s operation timeout.
+    pub client_keepalive_timeout: Option<Duration>,
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +53,7 @@ impl Default for ServiceConfig {
             output_buffer_bytes: 1 << 20,
             max_shells_per_user: 30,
             max_enumeration_contexts: 256,
+            client_keepalive_timeout: Some(Duration::from_secs(240)),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! * [`plugin`] — the boundary to the shell's content: [`plugin::Plugin`], [`plugin::PluginShell`],
 //!   [`plugin::OutputSink`].
 //! * [`config`] — the service settings ([`config::ServiceConfig`]).
+//! * [`events`] — what happens to shells ([`events::ShellEvent`]), from [`Service::shell_events`].
 //! * [`users`] — the users file (`user:password` per line), with passwords in zeroizing memory.
 //! * [`certificate`] — the HTTPS certificate, given as PEM or generated once and reused.
 //! * [`engine`] — the command engine that runs pipelines inside sessions.
@@ -22,6 +23,7 @@ pub mod certificate;
 pub mod config;
 pub mod endpoint;
 pub mod engine;
+pub mod events;
 pub mod listener;
 mod output;
 pub mod plugin;
@@ -32,6 +34,7 @@ pub mod users;
 
 pub use certificate::{CertificateError, CertificateSource, ServerCertificate};
 pub use config::ServiceConfig;
+pub use events::{DeleteCause, DisconnectCause, ShellChange, ShellEvent};
 pub use listener::{RunningServer, Server, ServerBuilder, ServerError};
 pub use plugin::{OutputSink, Plugin, PluginShell, ShellInfo};
 pub use service::{Caller, DEFAULT_CONFIGURATION, EnvelopeReply, Service};

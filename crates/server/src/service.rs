@@ -23,10 +23,12 @@ use pssession_wsman::ops::{
 use pssession_wsman::receive::{CommandState, ReceiveResponse, Stream};
 use pssession_wsman::shell::BufferMode;
 use pssession_wsman::size::{MIN_ENVELOPE_SIZE, SAFETY_MARGIN, base64_capacity};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::config::ServiceConfig;
+use crate::events::{DeleteCause, DisconnectCause, EVENT_BACKLOG, ShellChange, ShellEvent};
 use crate::output::{BufferPolicy, NoData, OutputBuffer, OutputSink, ReceiveSequence, lock};
 use crate::plugin::{Plugin, ShellInfo};
 use crate::shell::{Command, Registry, Shell, ShellStatus, id_text, user_key};
@@ -78,6 +80,19 @@ struct Inner {
     plugins: HashMap<String, Arc<dyn Plugin>>,
     registry: Registry,
     enumerations: Mutex<VecDeque<EnumerationContext>>,
+    events: broadcast::Sender<ShellEvent>,
+}
+
+impl Inner {
+    /// Tells the watchers of [`Service::shell_events`]; nobody watching is fine.
+    fn emit(&self, shell: &Shell, change: ShellChange) {
+        let _ = self.events.send(ShellEvent {
+            shell_id: shell.id,
+            name: shell.name.clone(),
+            owner: shell.owner.clone(),
+            change,
+        });
+    }
 }
 
 /// The WinRM service: registered plugins, shells, enumeration contexts. Cheap to clone (shared state).
@@ -148,12 +163,14 @@ impl Service {
     /// → plugin. Register the PowerShell plugin under [`DEFAULT_CONFIGURATION`].
     pub fn new(config: ServiceConfig, plugins: impl IntoIterator<Item = (String, Arc<dyn Plugin>)>) -> Self {
         let plugins = plugins.into_iter().map(|(name, p)| (name.to_lowercase(), p)).collect();
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
         Service {
             inner: Arc::new(Inner {
                 config,
                 plugins,
                 registry: Registry::default(),
                 enumerations: Mutex::new(VecDeque::new()),
+                events,
             }),
         }
     }
@@ -161,6 +178,12 @@ impl Service {
     /// The settings.
     pub fn config(&self) -> &ServiceConfig {
         &self.inner.config
+    }
+
+    /// Every change of every shell from now on: created, disconnected (by its client, or because the client
+    /// was lost), connected again, deleted. See [`crate::events`].
+    pub fn shell_events(&self) -> broadcast::Receiver<ShellEvent> {
+        self.inner.events.subscribe()
     }
 
     /// Shells currently held (all users).
@@ -369,6 +392,7 @@ impl Service {
                 buffer_mode,
                 generation: 0,
                 last_activity: now,
+                receiving: 0,
                 commands: HashMap::new(),
                 deleted: false,
             }),
@@ -377,6 +401,8 @@ impl Service {
             shell.close();
             return Err(WsmanFault::shell_id_conflict(&id_text(shell_id), m));
         }
+        self.inner.emit(&shell, ShellChange::Created);
+        watch_client(&self.inner, &shell, 0);
         let address = h.to.clone().unwrap_or_default();
         Ok(ResponseBody::Create(Box::new(CreateResponse {
             address,
@@ -490,8 +516,10 @@ impl Service {
                 false
             }
         };
-        let taken = buffer.receive(deadline, sequence.as_ref(), fits).await;
-        lock(&shell.status).last_activity = Instant::now();
+        let taken = {
+            let _receiving = Receiving::start(&shell);
+            buffer.receive(deadline, sequence.as_ref(), fits).await
+        };
         match taken {
             Ok(taken) => {
                 let streams = taken
@@ -553,7 +581,9 @@ impl Service {
 
     fn delete(&self, caller: &Caller, h: &Header) -> OpResult {
         let shell = self.shell_of(caller, h)?;
-        self.inner.registry.remove(shell.id);
+        if self.inner.registry.remove(shell.id).is_some() {
+            self.inner.emit(&shell, ShellChange::Deleted { cause: DeleteCause::ClientRequest });
+        }
         Ok(ResponseBody::Delete)
     }
 
@@ -600,25 +630,10 @@ impl Service {
             shell.wake_all(&status);
             (status.idle_timeout, status.generation)
         };
-        self.start_idle_timer(&shell, idle, generation);
+        self.inner
+            .emit(&shell, ShellChange::Disconnected { cause: DisconnectCause::ClientRequest, idle_timeout: idle });
+        start_idle_timer(&self.inner, &shell, idle, generation);
         Ok(ResponseBody::Disconnect)
-    }
-
-    fn start_idle_timer(&self, shell: &Arc<Shell>, idle: Duration, generation: u64) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let shell = Arc::downgrade(shell);
-        tokio::spawn(async move {
-            tokio::time::sleep(idle).await;
-            let (Some(inner), Some(shell)) = (weak.upgrade(), shell.upgrade()) else { return };
-            let expired = {
-                let status = lock(&shell.status);
-                !status.connected && !status.deleted && status.generation == generation
-            };
-            if expired {
-                tracing::debug!(shell = %shell.id, "idle timeout expired: deleting the disconnected shell");
-                inner.registry.remove(shell.id);
-            }
-        });
     }
 
     fn reconnect(&self, caller: &Caller, h: &Header, body: &Reconnect) -> OpResult {
@@ -649,9 +664,14 @@ impl Service {
                     status.buffer_mode = mode;
                 }
                 status.connected = true;
+                status.generation += 1;
                 status.last_activity = Instant::now();
                 shell.policy.set(false, status.buffer_mode);
                 shell.wake_all(&status);
+                let generation = status.generation;
+                drop(status);
+                self.inner.emit(&shell, ShellChange::Reconnected);
+                watch_client(&self.inner, &shell, generation);
             }
         }
         Ok(ResponseBody::Reconnect)
@@ -684,10 +704,15 @@ impl Service {
             status.buffer_mode = mode;
         }
         status.connected = true;
+        status.generation += 1;
         status.session_id = h.session_id.clone();
         status.last_activity = Instant::now();
         shell.policy.set(false, status.buffer_mode);
         shell.wake_all(&status);
+        let generation = status.generation;
+        drop(status);
+        self.inner.emit(&shell, ShellChange::Connected);
+        watch_client(&self.inner, &shell, generation);
         Ok(ResponseBody::Connect(ConnectResponse {
             input_streams: Some(shell.input_streams.clone()),
             output_streams: Some(shell.output_streams.clone()),
@@ -794,6 +819,103 @@ impl Service {
             .ok_or_else(|| invalid_enumeration_context(self.machine()))?;
         contexts.remove(pos);
         Ok(ResponseBody::Release)
+    }
+}
+
+/// Deletes `shell` once it has stayed disconnected for `idle`, unless a client connected it meanwhile (which
+/// bumps its `generation`).
+fn start_idle_timer(inner: &Arc<Inner>, shell: &Arc<Shell>, idle: Duration, generation: u64) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let shell = Arc::downgrade(shell);
+    tokio::spawn(async move {
+        tokio::time::sleep(idle).await;
+        let (Some(inner), Some(shell)) = (weak.upgrade(), shell.upgrade()) else { return };
+        let expired = {
+            let status = lock(&shell.status);
+            !status.connected && !status.deleted && status.generation == generation
+        };
+        if expired && inner.registry.remove(shell.id).is_some() {
+            tracing::info!(shell = %shell.id, "idle timeout expired: deleted the disconnected shell");
+            inner.emit(&shell, ShellChange::Deleted { cause: DeleteCause::IdleTimeout });
+        }
+    });
+}
+
+/// The WinRM service's client-loss detection: while `shell` stays connected in this `generation`, a client that
+/// sends nothing for [`ServiceConfig::client_keepalive_timeout`] (and has no Receive waiting) is taken as gone —
+/// killed, or cut off by the network. The shell then becomes Disconnected as if the client had asked: its commands
+/// go on under its buffering mode and its idle timeout starts, so another client can Connect. One sleeping task
+/// per connected shell; it ends with the connection, so at most one runs per shell.
+fn watch_client(inner: &Arc<Inner>, shell: &Arc<Shell>, generation: u64) {
+    let Some(timeout) = inner.config.client_keepalive_timeout else { return };
+    let weak_inner: Weak<Inner> = Arc::downgrade(inner);
+    let weak_shell = Arc::downgrade(shell);
+    let still_watched =
+        move |status: &ShellStatus| status.connected && !status.deleted && status.generation == generation;
+    tokio::spawn(async move {
+        loop {
+            let due = {
+                let Some(shell) = weak_shell.upgrade() else { return };
+                let status = lock(&shell.status);
+                if !still_watched(&status) {
+                    return;
+                }
+                // A Receive waiting for output is the client being there: look again a timeout after now.
+                if status.receiving > 0 { Instant::now() + timeout } else { status.last_activity + timeout }
+            };
+            tokio::time::sleep_until(due).await;
+            let (Some(inner), Some(shell)) = (weak_inner.upgrade(), weak_shell.upgrade()) else { return };
+            let lost = {
+                let mut status = lock(&shell.status);
+                if !still_watched(&status) {
+                    return;
+                }
+                let silent_for = Instant::now().saturating_duration_since(status.last_activity);
+                if status.receiving > 0 || silent_for < timeout {
+                    None
+                } else {
+                    status.connected = false;
+                    status.generation += 1;
+                    shell.policy.set(true, status.buffer_mode);
+                    shell.wake_all(&status);
+                    Some((silent_for, status.idle_timeout, status.generation))
+                }
+            };
+            if let Some((silent_for, idle_timeout, generation)) = lost {
+                tracing::info!(
+                    shell = %shell.id,
+                    silent_secs = silent_for.as_secs(),
+                    "client lost: the shell is Disconnected, its commands keep running"
+                );
+                inner.emit(
+                    &shell,
+                    ShellChange::Disconnected { cause: DisconnectCause::ClientLost { silent_for }, idle_timeout },
+                );
+                start_idle_timer(&inner, &shell, idle_timeout, generation);
+                return;
+            }
+        }
+    });
+}
+
+/// A Receive in progress on a shell, for [`watch_client`]: counted while it waits, and the client's last activity
+/// when it ends (answered, timed out, or abandoned by a closed connection).
+struct Receiving<'a> {
+    shell: &'a Shell,
+}
+
+impl<'a> Receiving<'a> {
+    fn start(shell: &'a Shell) -> Self {
+        lock(&shell.status).receiving += 1;
+        Receiving { shell }
+    }
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        let mut status = lock(&self.shell.status);
+        status.receiving = status.receiving.saturating_sub(1);
+        status.last_activity = Instant::now();
     }
 }
 

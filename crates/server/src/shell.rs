@@ -40,9 +40,12 @@ pub(crate) struct ShellStatus {
     pub session_id: Option<String>,
     pub idle_timeout: Duration,
     pub buffer_mode: BufferMode,
-    /// Bumped on every disconnect, so an idle timer of an earlier disconnection does nothing.
+    /// Bumped on every change between Connected and Disconnected, so that the idle timer of an earlier
+    /// disconnection and the client watch of an earlier connection do nothing.
     pub generation: u64,
     pub last_activity: Instant,
+    /// Receives of this shell waiting for output right now (the client is there while one waits).
+    pub receiving: usize,
     pub commands: HashMap<Uuid, Command>,
     /// Set once the shell is removed; later operations see it as unknown.
     pub deleted: bool,
