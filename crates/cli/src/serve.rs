@@ -3,6 +3,7 @@
 //! Prints one line per listener (`listening: http://127.0.0.1:5985/wsman`) once it accepts connections. A port of
 //! `0` disables that listener. HTTPS uses `--certificate`/`--key`, or a self-signed certificate generated once in
 //! `--state-dir` and reused on later starts (trust that file on clients). `--keytab FILE` adds Kerberos.
+//! Then one line per session change (created, disconnected, client lost, connected, deleted).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -57,6 +58,11 @@ pub struct ServeArgs {
     /// Where a generated HTTPS certificate is kept.
     #[arg(long, default_value = "pssession-serve")]
     pub state_dir: PathBuf,
+    /// Seconds a connected session's client may send nothing (no Receive, no keep-alive) before the session is
+    /// taken as lost: it becomes Disconnected, its commands keep running, and any client may connect it. 0 never
+    /// gives a client up. The default is the WinRM service's (PowerShell's ServerDefaultKeepAliveTimeoutMs).
+    #[arg(long, value_name = "SECONDS", default_value_t = 240)]
+    pub client_timeout_sec: u64,
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
@@ -83,6 +89,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     }
     let mut config = ServiceConfig::default();
     config.allow_unencrypted = args.allow_unencrypted;
+    config.client_keepalive_timeout =
+        (args.client_timeout_sec != 0).then(|| std::time::Duration::from_secs(args.client_timeout_sec));
     let mut builder = Server::builder().config(config).users(&users).address(args.listen).credssp(args.credssp);
     if let Some(keytab) = &args.keytab {
         builder = builder.keytab_file(&keytab.display().to_string()).map_err(|e| e.to_string())?;
@@ -124,13 +132,27 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     builder = builder.plugin(pssession_server::DEFAULT_CONFIGURATION, plugin);
 
     let server = builder.start().await.map_err(|e| e.to_string())?;
+    let events = tokio::spawn(print_shell_events(server.service().shell_events()));
     for url in [server.http_url(), server.https_url()].into_iter().flatten() {
         println!("listening: {url}");
     }
     wait_for_shutdown_signal().await?;
+    events.abort();
     server.shutdown().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per session change, so whoever runs the endpoint sees clients come, go and get lost.
+async fn print_shell_events(mut events: tokio::sync::broadcast::Receiver<pssession_server::ShellEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => println!("{event}"),
+            Err(RecvError::Lagged(missed)) => println!("({missed} session events not shown: too many at once)"),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 #[cfg(unix)]
