@@ -453,9 +453,9 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
                 let filter = filter.clone();
                 let progress = Rc::clone(&progress);
                 async move {
-                    let sessions = client.get_sessions(&filter).await;
+                    let listing = client.list_sessions(&filter).await;
                     progress.advance(client.target().computer_name_str());
-                    Ok::<_, Error>((client, sessions?))
+                    Ok::<_, Error>((client, listing?))
                 }
             },
             |_| Error::MalformedResponse("the query task failed".to_owned()),
@@ -465,7 +465,20 @@ pub async fn locate(connection: &ConnectionArgs, selector: &SessionSelector) -> 
         let mut errors = Vec::new();
         for (client, result) in results {
             match result {
-                Ok((client, sessions)) => {
+                Ok((client, listing)) => {
+                    for skipped in &listing.skipped {
+                        let name = if skipped.name.is_empty() {
+                            skipped.instance_id.to_string()
+                        } else {
+                            skipped.name.clone()
+                        };
+                        eprintln!(
+                            "WARNING: session {name} on {} is left out: its commands could not be listed ({})",
+                            client.target().computer_name_str(),
+                            skipped.reason
+                        );
+                    }
+                    let sessions = listing.sessions;
                     // One client identity (one connection, one WS-Man SessionId) per session, as PowerShell
                     // gives each PSSession its own, so that sessions can be worked on in parallel; and at the
                     // session's own configuration (its ResourceURI), which the query may not have named.

@@ -243,9 +243,23 @@ impl Client {
     /// Get-PSSession -ComputerName: the sessions on the endpoint that belong to this user, with their commands.
     /// Every returned session is `Disconnected` relative to this client; Availability says whether it can be
     /// connected (`None`) or is connected to some client (`Busy`).
+    ///
+    /// A shell whose commands cannot be listed is left out (see [`Client::list_sessions`]).
     pub async fn get_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionInfo>, Error> {
+        let listing = self.list_sessions(filter).await?;
+        for skipped in &listing.skipped {
+            tracing::warn!(session = %skipped.instance_id, reason = %skipped.reason, "session left out of the listing");
+        }
+        Ok(listing.sessions)
+    }
+
+    /// [`Client::get_sessions`], also saying which shells were left out. As PowerShell's
+    /// `GetRemoteRunspacePools`, a shell whose command enumeration faults (it was deleted meanwhile, or the
+    /// server refuses) is skipped rather than failing the whole listing; a transport failure still fails it.
+    pub async fn list_sessions(&self, filter: &SessionFilter) -> Result<SessionListing, Error> {
         let shells = self.enumerate(resource::SHELL, None).await?;
         let mut sessions = Vec::new();
+        let mut skipped = Vec::new();
         for item in &shells {
             let EnumItem::Shell(properties) = item else { continue };
             let shell = ShellInfo::from_properties(properties);
@@ -277,7 +291,14 @@ impl Client {
             if !filter.matches(&info) {
                 continue;
             }
-            let commands = self.enumerate(resource::SHELL_COMMAND, Some(instance_id)).await?;
+            let commands = match self.enumerate(resource::SHELL_COMMAND, Some(instance_id)).await {
+                Ok(commands) => commands,
+                Err(Error::Fault(fault)) => {
+                    skipped.push(SkippedSession { instance_id, name: info.name, reason: fault.to_string() });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             info.commands = commands
                 .iter()
                 .filter_map(|item| match item {
@@ -291,7 +312,7 @@ impl Client {
                 .collect();
             sessions.push(info);
         }
-        Ok(sessions)
+        Ok(SessionListing { sessions, skipped })
     }
 
     /// An optimized Enumerate, followed by Pull until the end of the sequence.
@@ -323,7 +344,8 @@ impl Client {
 
     /// Connect-PSSession for a session found with [`Client::get_sessions`]: the pool Connect with connectXml
     /// (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL with min = max = 1, as PowerShell sends for a PSSession), then a
-    /// Connect for every running or disconnected command, whose output [`Session::receive`] then collects.
+    /// Connect for every command the listing found (whatever its state; one the server no longer knows is
+    /// skipped), whose output [`Session::receive`] then collects.
     ///
     /// A session that is `Busy` is refused with PowerShell's message; Broken or Closed sessions cannot be connected.
     pub async fn connect(&self, info: &SessionInfo) -> Result<Session, Error> {
@@ -343,10 +365,10 @@ impl Client {
         let pool = ClientRunspacePool::new(info.instance_id, self.pool_config())?;
         let mut session = Session::new(self.clone(), pool, info.name.clone(), info.shell.clone());
         session.connect_pool(1, 1).await?;
+        // Every enumerated command, whatever its CommandState, as PowerShell's GetRemoteRunspacePools does: a
+        // command reported Done may still hold output nobody received. One that ended and was released since the
+        // enumeration is simply gone.
         for command in &info.commands {
-            if command.state.ends_with("Done") {
-                continue;
-            }
             session.connect_command(command.command_id).await?;
         }
         Ok(session)
@@ -381,6 +403,28 @@ impl Client {
             Err(e) => Err(map_fault(e, instance_id, "")),
         }
     }
+}
+
+/// What [`Client::list_sessions`] found.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionListing {
+    /// The sessions, with their commands.
+    pub sessions: Vec<SessionInfo>,
+    /// Shells that matched but whose commands could not be listed.
+    pub skipped: Vec<SkippedSession>,
+}
+
+/// A shell left out of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SkippedSession {
+    /// Its InstanceId (ShellId).
+    pub instance_id: Uuid,
+    /// Its Name (empty when it has none).
+    pub name: String,
+    /// Why: the server's fault.
+    pub reason: String,
 }
 
 /// A ShellId/CommandId as WS-Man carries it: upper case (PowerShell: "wsman is case sensitive wrt shellId").

@@ -30,7 +30,7 @@ pub mod options;
 mod session;
 pub mod state;
 
-pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION};
+pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION, SessionListing, SkippedSession};
 pub use error::Error;
 pub use exchange::WsmanExchange;
 pub use ids::{FixedIds, IdPurpose, IdSource, RandomIds};

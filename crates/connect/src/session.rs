@@ -672,8 +672,9 @@ impl Session {
         Ok(())
     }
 
-    /// The per-command Connect of Connect-PSSession.
-    pub(crate) async fn connect_command(&mut self, command_id: Uuid) -> Result<(), Error> {
+    /// The per-command Connect of Connect-PSSession. Returns whether the command was connected: one the server
+    /// does not know (it ended and was released since it was listed) is forgotten, and the session stays usable.
+    pub(crate) async fn connect_command(&mut self, command_id: Uuid) -> Result<bool, Error> {
         self.pool.adopt_pipeline(command_id)?;
         let resource_uri = self.client.target().resource_uri();
         let body = RequestBody::Connect(Connect {
@@ -682,10 +683,18 @@ impl Session {
             buffer_mode: None,
         });
         let id = self.instance_id();
-        self.client.call(&resource_uri, Some(id), &[], body, None).await.map_err(|e| map_fault(e, id, &self.name))?;
+        match self.client.call(&resource_uri, Some(id), &[], body, None).await {
+            Ok(_) => {}
+            Err(Error::Fault(fault)) if command_unknown(&fault, id) => {
+                tracing::debug!(session = %self.name, command = %command_id, "the listed command is gone");
+                self.pool.remove_pipeline(command_id);
+                return Ok(false);
+            }
+            Err(e) => return Err(map_fault(e, id, &self.name)),
+        }
         self.pool.pipeline_connected(command_id)?;
         self.availability = Availability::Busy;
-        Ok(())
+        Ok(true)
     }
 
     /// Starts a pipeline (Command + Send for what does not fit) and returns its id; collect its output with

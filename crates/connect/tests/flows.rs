@@ -298,3 +298,59 @@ async fn the_next_receive_is_sent_before_the_previous_output_is_handled() {
     assert_eq!(seen, expected);
     assert_eq!(receives() - before, 3, "no Receive after the one that reported Done");
 }
+
+/// Two disconnected sessions, each with one finished command whose output is still buffered.
+async fn two_disconnected_sessions(server: &Arc<std::sync::Mutex<SimulatedServer>>) -> [(uuid::Uuid, uuid::Uuid); 2] {
+    let first = client(server, "alice");
+    let mut made = Vec::new();
+    for name in ["Alpha", "Beta"] {
+        let mut session = first.new_session(name).await.expect("new");
+        let pid = session
+            .invoke_disconnected(&PipelineSpec::script(SCRIPT), None, OutputBufferingMode::None)
+            .await
+            .expect("invoke disconnected");
+        made.push((session.instance_id(), pid));
+    }
+    [made[0], made[1]]
+}
+
+#[tokio::test]
+async fn a_shell_whose_commands_cannot_be_listed_is_skipped_not_fatal() {
+    let server = SimulatedServer::new();
+    let [(alpha, _), (beta, _)] = two_disconnected_sessions(&server).await;
+    server.lock().expect("server").refuse_command_listing.insert(alpha);
+    let other = client(&server, "alice");
+    let listing = other.list_sessions(&SessionFilter::default()).await.expect("the listing survives");
+    assert_eq!(listing.sessions.iter().map(|s| s.instance_id).collect::<Vec<_>>(), [beta]);
+    assert_eq!(listing.skipped.len(), 1);
+    assert_eq!((listing.skipped[0].instance_id, listing.skipped[0].name.as_str()), (alpha, "Alpha"));
+    assert!(listing.skipped[0].reason.contains("command enumeration"), "{:?}", listing.skipped[0]);
+    // get_sessions gives the same sessions.
+    let found = other.get_sessions(&SessionFilter::default()).await.expect("get");
+    assert_eq!(found.iter().map(|s| s.instance_id).collect::<Vec<_>>(), [beta]);
+}
+
+#[tokio::test]
+async fn finished_commands_are_connected_and_one_gone_since_the_listing_is_skipped() {
+    let server = SimulatedServer::new();
+    let [(alpha, alpha_pid), (beta, beta_pid)] = two_disconnected_sessions(&server).await;
+    let other = client(&server, "alice");
+    let found = other.get_sessions(&SessionFilter::default()).await.expect("get");
+    let info = |id| found.iter().find(|s| s.instance_id == id).expect("listed").clone();
+
+    // Listed Done (it ended while disconnected), its output still waiting: connected and received.
+    let alpha_info = info(alpha);
+    assert_eq!(alpha_info.commands.iter().map(|c| c.state.as_str()).collect::<Vec<_>>(), ["Done"]);
+    let mut session = other.connect(&alpha_info).await.expect("connect");
+    let received = session.receive().await.expect("receive");
+    assert_eq!(output_texts(&received), ["one", "two", "three", "four", "five"]);
+    assert!(received.iter().all(|o| o.pipeline_id == alpha_pid));
+
+    // Released by someone else between the listing and the Connect: skipped, the session is still connected.
+    server.lock().expect("server").forget_command(beta, beta_pid);
+    let mut session = other.connect(&info(beta)).await.expect("connect without the vanished command");
+    assert_eq!(session.state(), SessionState::Opened);
+    assert!(session.receive().await.expect("nothing to receive").is_empty());
+    let events = session.invoke(&PipelineSpec::script("Write-Output 'usable'")).await.expect("invoke");
+    assert_eq!(output_texts(&events), ["usable"]);
+}

@@ -65,6 +65,8 @@ pub struct SimulatedServer {
     shells: HashMap<Uuid, Shell>,
     /// Every request action seen, in order (for assertions).
     pub log: Vec<String>,
+    /// Shells whose command enumeration faults (a shell deleted or refused between the two listings).
+    pub refuse_command_listing: std::collections::HashSet<Uuid>,
 }
 
 impl SimulatedServer {
@@ -87,6 +89,13 @@ impl SimulatedServer {
     pub fn disconnect_shell(&mut self, id: Uuid) {
         if let Some(shell) = self.shells.get_mut(&id) {
             shell.connected = false;
+        }
+    }
+
+    /// Forgets a command, as a server does once another client received its end and released it.
+    pub fn forget_command(&mut self, shell: Uuid, command: Uuid) {
+        if let Some(shell) = self.shells.get_mut(&shell) {
+            shell.commands.remove(&command);
         }
     }
 
@@ -432,13 +441,18 @@ impl SimulatedConnection {
         let mut items = String::new();
         if resource_uri.ends_with("/shell/Command") {
             let id = body.find("Selector").and_then(|s| Uuid::parse_str(s.text.trim()).ok()).expect("ShellId filter");
+            if server.refuse_command_listing.contains(&id) {
+                return fault(2150859008, "w:InternalError", "The command enumeration of this shell failed.");
+            }
             if let Some(shell) = server.shells.get(&id).filter(|s| s.user == self.user) {
                 let mut ids: Vec<&Uuid> = shell.commands.keys().collect();
                 ids.sort();
                 for command_id in ids {
                     let command = &shell.commands[command_id];
+                    // As WinRM reports it: Done once the command ended, though its output may still be buffered.
+                    let state = if command.finished { "Done" } else { "Running" };
                     items.push_str(&format!(
-                        "<rsp:Command><rsp:CommandId>{}</rsp:CommandId><rsp:CommandLine>{}</rsp:CommandLine><rsp:CommandState>Running</rsp:CommandState></rsp:Command>",
+                        "<rsp:Command><rsp:CommandId>{}</rsp:CommandId><rsp:CommandLine>{}</rsp:CommandLine><rsp:CommandState>{state}</rsp:CommandState></rsp:Command>",
                         upper(*command_id),
                         xml::escape(&command.line)
                     ));
