@@ -3,6 +3,7 @@
 //! (Connect-PSSession -ComputerName) and `remove`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,6 +41,9 @@ pub(crate) struct ClientInner {
     pub(crate) ids: Arc<dyn IdSource>,
     pub(crate) session_id: Uuid,
     pub(crate) user: Option<String>,
+    /// The MaxEnvelopeSize requests announce: the options' value, lowered once a protocol 2.1 server shows up
+    /// (PowerShell's `AdjustForProtocolVariations`).
+    pub(crate) max_envelope_size: AtomicUsize,
 }
 
 /// One client identity. Cheap to clone; clones share the transport and the SessionId.
@@ -90,6 +94,7 @@ impl Client {
         let session_id = ids.next_id(IdPurpose::SessionId);
         Client {
             inner: Arc::new(ClientInner {
+                max_envelope_size: AtomicUsize::new(options.max_envelope_size),
                 target,
                 options,
                 transport: Mutex::new(transport),
@@ -115,6 +120,17 @@ impl Client {
         &self.inner.options
     }
 
+    /// The MaxEnvelopeSize this client's requests announce: [`SessionOptions::max_envelope_size`], or 153600 once
+    /// a session found the server speaks protocol 2.1 or older (PowerShell 2.0), as PowerShell lowers it.
+    pub fn max_envelope_size(&self) -> usize {
+        self.inner.max_envelope_size.load(Ordering::Relaxed)
+    }
+
+    /// Lowers the announced MaxEnvelopeSize to `size` (never raises it).
+    pub(crate) fn lower_max_envelope_size(&self, size: usize) {
+        self.inner.max_envelope_size.fetch_min(size, Ordering::Relaxed);
+    }
+
     /// The user name the client authenticates as, when known.
     pub fn user(&self) -> Option<&str> {
         self.inner.user.as_deref()
@@ -122,7 +138,7 @@ impl Client {
 
     /// The RunspacePool configuration these options imply (envelope size, received object size limit).
     pub(crate) fn pool_config(&self) -> RunspacePoolConfig {
-        let mut config = RunspacePoolConfig::with_max_envelope_size(self.inner.options.max_envelope_size);
+        let mut config = RunspacePoolConfig::with_max_envelope_size(self.max_envelope_size());
         config.limits = DefragmenterLimits::with_max_object_size(self.inner.options.maximum_received_object_size);
         config
     }
@@ -160,7 +176,7 @@ impl Client {
         let options_ = &self.inner.options;
         let timeout = operation_timeout.unwrap_or(options_.operation_timeout);
         let mut header = Header::request(body.action(), &transport.endpoint(), resource_uri, &message_id)
-            .with_max_envelope_size(u32::try_from(options_.max_envelope_size).unwrap_or(u32::MAX))
+            .with_max_envelope_size(u32::try_from(self.max_envelope_size()).unwrap_or(u32::MAX))
             .with_locale(&options_.ui_culture, &options_.culture)
             .with_operation_timeout(XsDuration::from_millis(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)))
             .with_session_id(&format!("uuid:{}", id_text(self.inner.session_id)));

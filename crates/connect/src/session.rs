@@ -215,6 +215,10 @@ pub struct Session {
     /// An operation whose future may have been dropped between its state change and its answer (a timeout,
     /// Ctrl-C); the next operation repairs what it left ([`Session::recover_cancelled`]).
     in_flight: Option<InFlight>,
+    /// Commands reattached by a command Reconnect and not yet received from: if the server did not apply that
+    /// Reconnect (MS-PSRP names a CommandID body element without its encoding), their first Receive faults
+    /// 0x803381C4 and they are attached again with the trace-verified command Connect.
+    reconnected_unconfirmed: Vec<Uuid>,
 }
 
 /// An operation on its way, for cancel safety: dropping a session future must leave a session the next call can use.
@@ -339,6 +343,7 @@ impl Session {
             last_activity: Instant::now(),
             delivery: Delivery::default(),
             in_flight: None,
+            reconnected_unconfirmed: Vec::new(),
         }
     }
 
@@ -573,6 +578,10 @@ impl Session {
                     self.pool.start_key_exchange(&mut SysRng)?;
                 }
                 ClientEvent::EncryptedSessionKey => self.pool.complete_key_exchange(&mut SysRng)?,
+                // A protocol 2.1 server may have lowered the pool's envelope size: requests follow it.
+                ClientEvent::SessionCapability(_) => {
+                    self.client.lower_max_envelope_size(self.pool.config().max_envelope_size);
+                }
                 ClientEvent::StateChanged { state: RunspacePoolState::Broken | RunspacePoolState::Closed, error } => {
                     self.state = SessionState::Broken;
                     self.availability = Availability::None;
@@ -868,6 +877,7 @@ impl Session {
             let pending = ahead.take().unwrap_or_else(|| self.start_receive(target, None));
             let outcome = match self.finish_receive(target, pending.await) {
                 Ok(outcome) => outcome,
+                Err(e) if self.connect_unconfirmed_command(pipeline_id, &e).await? => continue,
                 Err(Error::Fault(fault)) if command_unknown(&fault, id) => {
                     // The shell is fine; only this command is gone.
                     self.pool.remove_pipeline(pipeline_id);
@@ -895,6 +905,7 @@ impl Session {
                 }
             };
             automatic_reconnects = 0;
+            self.reconnected_unconfirmed.retain(|p| *p != pipeline_id);
             self.last_activity = Instant::now();
             let Some(response) = outcome else { continue };
             let done = response.command_state.as_ref().is_some_and(|c| c.is_done());
@@ -1153,10 +1164,33 @@ impl Session {
                 (Err(e), _) => return Err(map_fault(e, id, &self.name)),
             }
             self.pool.pipeline_connected(pipeline_id)?;
+            self.reconnected_unconfirmed.push(pipeline_id);
             self.availability = Availability::Busy;
         }
         self.last_activity = Instant::now();
         Ok(())
+    }
+
+    /// The fallback for a command Reconnect the server answered but did not apply: the command Connect that the
+    /// recorded Windows traces show (`<rsp:Connect CommandId="…"/>`), once per reattached command. Returns whether
+    /// it was tried (the caller then receives again).
+    async fn connect_unconfirmed_command(&mut self, pipeline_id: Uuid, error: &Error) -> Result<bool, Error> {
+        let Error::Fault(fault) = error else { return Ok(false) };
+        let Some(at) = self.reconnected_unconfirmed.iter().position(|p| *p == pipeline_id) else { return Ok(false) };
+        if fault.kind() != FaultKind::ShellDisconnected || self.state != SessionState::Opened {
+            return Ok(false);
+        }
+        self.reconnected_unconfirmed.swap_remove(at);
+        tracing::debug!(session = %self.name, command = %pipeline_id, "command Reconnect not applied; connecting it");
+        let resource_uri = self.client.target().resource_uri();
+        let body = RequestBody::Connect(Connect {
+            command_id: Some(id_text(pipeline_id)),
+            connect_xml: None,
+            buffer_mode: None,
+        });
+        let id = self.instance_id();
+        self.client.call(&resource_uri, Some(id), &[], body, None).await.map_err(|e| map_fault(e, id, &self.name))?;
+        Ok(true)
     }
 
     async fn connect_fallback(&mut self) -> Result<(), Error> {

@@ -354,3 +354,46 @@ async fn finished_commands_are_connected_and_one_gone_since_the_listing_is_skipp
     let events = session.invoke(&PipelineSpec::script("Write-Output 'usable'")).await.expect("invoke");
     assert_eq!(output_texts(&events), ["usable"]);
 }
+
+#[tokio::test]
+async fn a_command_reconnect_the_server_did_not_apply_falls_back_to_the_command_connect() {
+    let server = SimulatedServer::new();
+    server.lock().expect("server").command_reconnect_ignored = true;
+    let client = client(&server, "alice");
+    let mut session = client.new_session("Fallback").await.expect("new");
+    let pid = session
+        .invoke_disconnected(&PipelineSpec::script(SCRIPT), None, OutputBufferingMode::None)
+        .await
+        .expect("invoke disconnected");
+    session.reconnect().await.expect("reconnect");
+    let received = session.receive().await.expect("receive after the fallback");
+    assert_eq!(output_texts(&received), ["one", "two", "three", "four", "five"]);
+    assert!(received.iter().all(|o| o.pipeline_id == pid));
+    let log = server.lock().expect("server").log.clone();
+    let after_reconnect: Vec<&str> = log.iter().map(String::as_str).skip_while(|a| *a != "Reconnect").collect();
+    // Pool Reconnect, command Reconnect, the Receive that found the command disconnected, the command Connect.
+    assert_eq!(&after_reconnect[..5], ["Reconnect", "Reconnect", "Receive", "Connect", "Receive"], "{log:?}");
+}
+
+#[tokio::test]
+async fn a_powershell_2_server_gets_150_kb_envelopes_as_powershell_sends_them() {
+    let server = SimulatedServer::new();
+    server.lock().expect("server").protocol_version = Some("2.1");
+    let client = client(&server, "alice");
+    assert_eq!(client.max_envelope_size(), 512_000);
+    let mut session = client.new_session("Old").await.expect("new");
+    assert_eq!(client.max_envelope_size(), 153_600);
+    assert_eq!(session.runspace_pool().config().max_envelope_size, 153_600);
+    let events = session.invoke(&PipelineSpec::script("Write-Output 'small'")).await.expect("invoke");
+    assert_eq!(output_texts(&events), ["small"]);
+    let sizes = server.lock().expect("server").envelope_sizes.clone();
+    // The Create went out before the server's version was known; every request after its answer is lowered.
+    assert_eq!(sizes[0], 512_000);
+    assert!(sizes[2..].iter().all(|s| *s == 153_600), "{sizes:?}");
+
+    // A current server keeps the default.
+    let current = SimulatedServer::new();
+    let client = self::client(&current, "alice");
+    client.new_session("New").await.expect("new");
+    assert_eq!(client.max_envelope_size(), 512_000);
+}

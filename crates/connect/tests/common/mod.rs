@@ -45,6 +45,8 @@ struct Shell {
     commands: HashMap<Uuid, Command>,
     idle_timeout: String,
     buffer_mode: String,
+    /// Commands left disconnected by a pool Reconnect (with `command_reconnect_ignored`) until a command Connect.
+    commands_disconnected: std::collections::HashSet<Uuid>,
 }
 
 impl Shell {
@@ -67,6 +69,13 @@ pub struct SimulatedServer {
     pub log: Vec<String>,
     /// Shells whose command enumeration faults (a shell deleted or refused between the two listings).
     pub refuse_command_listing: std::collections::HashSet<Uuid>,
+    /// A server that answers a command Reconnect with success but leaves the command disconnected (the body's
+    /// CommandId form is not one it reads): its Receive faults 0x803381C4 until a command Connect.
+    pub command_reconnect_ignored: bool,
+    /// The protocolversion its SESSION_CAPABILITY announces (2.3 when unset); 2.1 is a PowerShell 2.0 server.
+    pub protocol_version: Option<&'static str>,
+    /// The MaxEnvelopeSize of every request, in order.
+    pub envelope_sizes: Vec<u32>,
 }
 
 impl SimulatedServer {
@@ -171,6 +180,9 @@ impl SimulatedConnection {
         assert_eq!(parsed.header.action, parsed.body.action(), "Action header and body agree");
         assert!(parsed.header.message_id.is_some() && parsed.header.session_id.is_some(), "{:?}", parsed.header);
         assert!(parsed.header.not_understood.is_empty(), "{:?}", parsed.header.not_understood);
+        if let Some(size) = parsed.header.max_envelope_size {
+            self.server.lock().expect("server").envelope_sizes.push(size);
+        }
         let (status, text) = self.answer(request);
         let root = xml::parse(request);
         let action = root.child("Header").and_then(|h| h.child_text("Action")).unwrap_or_default().to_owned();
@@ -201,6 +213,7 @@ impl SimulatedConnection {
             return self.pull(&server, &body);
         }
         let Some(shell_id) = shell_id else { return not_found() };
+        let command_reconnect_ignored = server.command_reconnect_ignored;
         let user = self.user.clone();
         let Some(shell) = server.shells.get_mut(&shell_id).filter(|s| s.user == user) else { return not_found() };
         match verb.as_str() {
@@ -213,6 +226,7 @@ impl SimulatedConnection {
                     return fault(2150859206, "w:InternalError", "client session mismatch");
                 }
                 shell.connected = false;
+                shell.commands_disconnected = shell.commands.keys().copied().collect();
                 let disconnect = body.child("Disconnect");
                 if let Some(idle) = disconnect.and_then(|d| d.child_text("IdleTimeOut")) {
                     shell.idle_timeout = idle.to_owned();
@@ -228,6 +242,9 @@ impl SimulatedConnection {
                     .and_then(|r| r.attribute("CommandId"))
                     .and_then(|c| Uuid::parse_str(c).ok());
                 if let Some(command) = command {
+                    if !command_reconnect_ignored {
+                        shell.commands_disconnected.remove(&command);
+                    }
                     return if shell.commands.contains_key(&command) { (200, envelope("")) } else { not_found() };
                 }
                 if shell.connected && shell.owner_session != session_id {
@@ -245,6 +262,7 @@ impl SimulatedConnection {
                     if !shell.connected || shell.owner_session != session_id {
                         return fault(2150859204, "w:InternalError", "The shell is disconnected.");
                     }
+                    shell.commands_disconnected.remove(&command);
                     return if shell.commands.contains_key(&command) {
                         (200, envelope("<rsp:ConnectResponse/>"))
                     } else {
@@ -288,6 +306,9 @@ impl SimulatedConnection {
                     .find("DesiredStream")
                     .and_then(|d| d.attribute("CommandId"))
                     .and_then(|c| Uuid::parse_str(c).ok());
+                if command.is_some_and(|c| shell.commands_disconnected.contains(&c)) {
+                    return fault(2150859204, "w:InternalError", "The command is disconnected.");
+                }
                 let (queue, finished, attr) = match command {
                     Some(id) => match shell.commands.get_mut(&id) {
                         Some(c) => (&mut c.out, c.finished, format!(" CommandId=\"{}\"", upper(id))),
@@ -422,9 +443,14 @@ impl SimulatedConnection {
             commands: HashMap::new(),
             idle_timeout: "PT7200.000S".to_owned(),
             buffer_mode: "Block".to_owned(),
+            commands_disconnected: std::collections::HashSet::new(),
         };
+        let capability = server.protocol_version.map_or_else(
+            || CAPABILITY.to_owned(),
+            |version| CAPABILITY.replace(">2.3</Version>", &format!(">{version}</Version>")),
+        );
         for (message_type, body) in [
-            (MessageType::SessionCapability, CAPABILITY),
+            (MessageType::SessionCapability, capability.as_str()),
             (MessageType::ApplicationPrivateData, PRIVATE_DATA),
             (MessageType::RunspacePoolState, "<Obj RefId=\"0\"><MS><I32 N=\"RunspaceState\">2</I32></MS></Obj>"),
         ] {

@@ -31,7 +31,8 @@ pub use error::ClientError;
 pub use events::{ClientEvent, Clixml, HostCall, PipelineEvent, RemoteError};
 pub use pipeline::{ArgumentValue, ClientPipeline, CommandSpec, PipelineSpec};
 pub use pool::{
-    ClientRunspacePool, ENVELOPE_OVERHEAD, MIN_MAX_ENVELOPE_SIZE, ReceivedMessages, RunspacePoolConfig, payload_budget,
+    ClientRunspacePool, DEFAULT_MAX_ENVELOPE_SIZE, ENVELOPE_OVERHEAD, MIN_MAX_ENVELOPE_SIZE,
+    PROTOCOL_2_1_MAX_ENVELOPE_SIZE, ReceivedMessages, RunspacePoolConfig, payload_budget,
 };
 pub use state::{PsInvocationState, RunspacePoolState};
 

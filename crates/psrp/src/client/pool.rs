@@ -48,6 +48,12 @@ pub fn payload_budget(max_envelope_size: usize) -> usize {
     usable / 4 * 3
 }
 
+/// The MaxEnvelopeSize clients use by default since PowerShell 3.0 (WinRM `MaxEnvelopeSizekb` 500).
+pub const DEFAULT_MAX_ENVELOPE_SIZE: usize = 512_000;
+
+/// The MaxEnvelopeSize of a PowerShell 2.0 server (protocol 2.1 and older: `MaxEnvelopeSizekb` 150).
+pub const PROTOCOL_2_1_MAX_ENVELOPE_SIZE: usize = 153_600;
+
 /// Settings of a client RunspacePool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,7 +75,7 @@ impl Default for RunspacePoolConfig {
         RunspacePoolConfig {
             min_runspaces: 1,
             max_runspaces: 1,
-            max_envelope_size: 512_000,
+            max_envelope_size: DEFAULT_MAX_ENVELOPE_SIZE,
             protocol_version: ProtocolVersion::CLIENT,
             limits: DefragmenterLimits::default(),
         }
@@ -174,6 +180,20 @@ impl ClientRunspacePool {
     /// The configuration.
     pub fn config(&self) -> &RunspacePoolConfig {
         &self.config
+    }
+
+    /// PowerShell's `AdjustForProtocolVariations`: a server of protocol 2.1 or older takes envelopes of at most
+    /// 150 KB, so a pool still at the 500 KB default lowers its MaxEnvelopeSize to
+    /// [`PROTOCOL_2_1_MAX_ENVELOPE_SIZE`] and cuts its fragments to fit from now on. An envelope size the user chose
+    /// is left alone, as PowerShell does. The transport reads the new size from [`ClientRunspacePool::config`].
+    fn adjust_for_server_protocol(&mut self, server: bodies::ProtocolVersion) -> Result<(), ClientError> {
+        let win7_rtm = bodies::ProtocolVersion { major: 2, minor: 1 };
+        if server <= win7_rtm && self.config.max_envelope_size == DEFAULT_MAX_ENVELOPE_SIZE {
+            self.config.max_envelope_size = PROTOCOL_2_1_MAX_ENVELOPE_SIZE;
+            let fragment_size = payload_budget(PROTOCOL_2_1_MAX_ENVELOPE_SIZE).max(MIN_FRAGMENT_SIZE);
+            self.fragmenter.set_max_fragment_size(fragment_size)?;
+        }
+        Ok(())
     }
 
     /// The server's SESSION_CAPABILITY, once received.
@@ -454,6 +474,7 @@ impl ClientRunspacePool {
                         ps_version: capability.ps_version.to_string(),
                     });
                 }
+                self.adjust_for_server_protocol(capability.protocol_version)?;
                 self.server_capability = Some(capability.clone());
                 events.push(ClientEvent::SessionCapability(capability));
                 if matches!(self.state, RunspacePoolState::NegotiationSent | RunspacePoolState::Connecting) {

@@ -326,6 +326,42 @@ fn payload_budget_follows_the_envelope_size() {
     assert!(count >= 4, "{count} payloads");
 }
 
+/// A server's SESSION_CAPABILITY announcing `version`, as the first message of its answer.
+fn capability(pool: Uuid, version: &str) -> Bytes {
+    let body = format!(
+        "<Obj><MS><Version N=\"protocolversion\">{version}</Version><Version N=\"PSVersion\">2.0</Version><Version N=\"SerializationVersion\">1.1.0.1</Version></MS></Obj>"
+    );
+    server_message(pool, Uuid::nil(), MessageType::SessionCapability, &body, 1)
+}
+
+/// The largest payload a pool cuts for a big pipeline, after the server announced `version`.
+fn largest_payload_after(config: RunspacePoolConfig, version: &str) -> (usize, usize) {
+    let id = Uuid::from_u128(0xDDDD);
+    let mut pool = ClientRunspacePool::new(id, config).expect("pool");
+    pool.creation_payload().expect("creation");
+    pool.receive(capability(id, version)).expect("capability");
+    let opened = "<Obj><MS><I32 N=\"RunspaceState\">2</I32></MS></Obj>";
+    pool.receive(server_message(id, Uuid::nil(), MessageType::RunspacePoolState, opened, 2)).expect("opened");
+    pool.create_pipeline(Uuid::from_u128(1), &PipelineSpec::script("x".repeat(400_000))).expect("pipeline");
+    let largest = std::iter::from_fn(|| pool.next_payload()).map(|p| p.data.len()).max().expect("payloads");
+    (pool.config().max_envelope_size, largest)
+}
+
+#[test]
+fn a_protocol_2_1_server_lowers_the_default_envelope_size_as_powershell_does() {
+    // PowerShell 2.0 (protocol 2.1): 150 KB envelopes, and fragments cut to fit them.
+    let (size, largest) = largest_payload_after(RunspacePoolConfig::default(), "2.1");
+    assert_eq!(size, PROTOCOL_2_1_MAX_ENVELOPE_SIZE);
+    assert!(largest <= payload_budget(PROTOCOL_2_1_MAX_ENVELOPE_SIZE), "{largest}");
+    // PowerShell 3.0 and later: the 500 KB default stays.
+    let (size, largest) = largest_payload_after(RunspacePoolConfig::default(), "2.2");
+    assert_eq!(size, DEFAULT_MAX_ENVELOPE_SIZE);
+    assert!(largest > payload_budget(PROTOCOL_2_1_MAX_ENVELOPE_SIZE), "{largest}");
+    // A size the user chose is left alone, even for an old server.
+    let (size, _) = largest_payload_after(RunspacePoolConfig::with_max_envelope_size(300_000), "2.1");
+    assert_eq!(size, 300_000);
+}
+
 mod robustness {
     use proptest::prelude::*;
 
