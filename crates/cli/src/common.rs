@@ -102,12 +102,14 @@ pub struct ConnectionArgs {
     /// Redirects followed at most with `--allow-redirection` (`-MaximumRedirection`, 5).
     #[arg(long = "maximum-redirection", default_value_t = 5)]
     pub maximum_redirection: u32,
-    /// Culture sent as `wsmv:DataLocale` (`-Culture`), `en-US` by default.
-    #[arg(long = "culture", default_value = "en-US")]
-    pub culture: String,
-    /// UI culture sent as `wsman:Locale` (`-UICulture`), `en-US` by default.
-    #[arg(long = "ui-culture", default_value = "en-US")]
-    pub ui_culture: String,
+    /// Culture sent as `wsmv:DataLocale` (`-Culture`); by default your locale (`LC_ALL`, `LC_TIME`, `LANG`, as
+    /// PowerShell sends its current culture), else en-US.
+    #[arg(long = "culture")]
+    pub culture: Option<String>,
+    /// UI culture sent as `wsman:Locale` (`-UICulture`); by default your locale for messages (`LC_ALL`,
+    /// `LC_MESSAGES`, `LANG`), else en-US.
+    #[arg(long = "ui-culture")]
+    pub ui_culture: Option<String>,
     /// Largest single object accepted from the server, in MB (`-MaximumReceivedObjectSizeMB`, 200).
     #[arg(long = "maximum-received-object-size-mb", default_value_t = 200)]
     pub maximum_received_object_size_mb: usize,
@@ -173,8 +175,12 @@ impl ConnectionArgs {
         options.no_encryption = self.no_encryption;
         options.proxy = self.proxy.clone();
         options.maximum_connection_redirection_count = self.maximum_redirection;
-        options.culture = self.culture.clone();
-        options.ui_culture = self.ui_culture.clone();
+        if let Some(culture) = &self.culture {
+            options.culture = culture.clone();
+        }
+        if let Some(ui_culture) = &self.ui_culture {
+            options.ui_culture = ui_culture.clone();
+        }
         options.maximum_received_object_size = self.maximum_received_object_size_mb.max(1).saturating_mul(1 << 20);
         options.maximum_received_data_size_per_command =
             self.maximum_received_data_size_per_command_mb.map(|mb| mb.max(1).saturating_mul(1 << 20));
@@ -853,7 +859,8 @@ mod tests {
         assert_eq!(defaults.maximum_connection_redirection_count, 5);
         assert_eq!(defaults.maximum_received_object_size, 200 << 20);
         assert_eq!(defaults.maximum_received_data_size_per_command, None);
-        assert_eq!((defaults.culture.as_str(), defaults.ui_culture.as_str()), ("en-US", "en-US"));
+        let environment = pssession_connect::options::Cultures::from_environment();
+        assert_eq!((defaults.culture, defaults.ui_culture), (environment.culture, environment.ui_culture));
         let cli = Cli::parse_from([
             "pssession",
             "--maximum-redirection",

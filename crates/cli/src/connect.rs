@@ -103,6 +103,11 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             Err(e) => {
                 failed = true;
                 eprintln!("pssession: {e}");
+                if let Some(id) = e.fully_qualified_error_id() {
+                    eprintln!(
+                        "    + FullyQualifiedErrorId : {id},Microsoft.PowerShell.Commands.ConnectPSSessionCommand"
+                    );
+                }
                 // Gone between discovery and connection (idle timeout, restart): Broken in the store too.
                 record_failure(&store, found.info.instance_id, &e)?;
             }

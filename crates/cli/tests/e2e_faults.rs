@@ -428,7 +428,7 @@ fn two_clients_racing_to_connect_one_session_one_wins_the_other_is_busy() {
             assert_eq!(
                 loser.to_string(),
                 "Cannot connect PSSession \"Contested\", either because it is not in the Disconnected state, or it \
-                 is not available for connection. The session is connected to another client."
+                 is not available for connection."
             );
             assert_eq!(winner.state(), SessionState::Opened);
             winner.disconnect(None, OutputBufferingMode::Block).await.expect("the winner disconnects");

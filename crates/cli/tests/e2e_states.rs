@@ -46,7 +46,8 @@ fn busy_none_and_available() {
     .assert_eq(out.ok());
     let out = home.run(&["connect", "--connection-uri", &uri, "--name", "Held"]);
     expect![[r#"
-        pssession: Cannot connect PSSession "Held", either because it is not in the Disconnected state, or it is not available for connection. The session is connected to another client.
+        pssession: Cannot connect PSSession "Held", either because it is not in the Disconnected state, or it is not available for connection.
+            + FullyQualifiedErrorId : PSSessionConnectFailed,Microsoft.PowerShell.Commands.ConnectPSSessionCommand
     "#]]
     .assert_eq(out.failed());
     // One Busy session among several: the others are connected, the failure is reported, the exit status is 1.

@@ -102,6 +102,17 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The `FullyQualifiedErrorId` PowerShell gives the same failure, where it has one
+    /// (`PSSessionConnectFailed` for a session connected to another client).
+    pub fn fully_qualified_error_id(&self) -> Option<&'static str> {
+        match self {
+            Error::SessionBusy { .. } => Some("PSSessionConnectFailed"),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -109,10 +120,11 @@ impl fmt::Display for Error {
             Error::InvalidOption(e) => write!(f, "invalid session option: {e}"),
             Error::Transport(e) => write!(f, "{e}"),
             Error::Fault(fault) => write!(f, "{fault}"),
+            // PowerShell's RemotingErrorIdStrings.RunspaceCannotBeConnected, word for word.
             Error::SessionBusy { name } => write!(
                 f,
                 "Cannot connect PSSession \"{name}\", either because it is not in the Disconnected state, or it is \
-                 not available for connection. The session is connected to another client."
+                 not available for connection."
             ),
             Error::CommandNotFound { pipeline_id } => write!(
                 f,
@@ -200,10 +212,14 @@ mod tests {
     fn errors_are_thread_safe_and_read_like_powershell() {
         assert_error::<Error>();
         let busy = Error::SessionBusy { name: "ITTask".to_owned() }.to_string();
-        assert!(busy.starts_with(
+        assert_eq!(
+            busy,
             "Cannot connect PSSession \"ITTask\", either because it is not in the Disconnected state, or it is not \
              available for connection."
-        ));
+        );
+        let busy = Error::SessionBusy { name: "ITTask".to_owned() };
+        assert_eq!(busy.fully_qualified_error_id(), Some("PSSessionConnectFailed"));
+        assert_eq!(Error::SessionNotFound { instance_id: uuid::Uuid::nil() }.fully_qualified_error_id(), None);
         let idle =
             Error::InvalidIdleTimeout { requested: Duration::from_secs(30), maximum: Some(Duration::from_secs(7200)) };
         assert!(idle.to_string().contains("at least 60 seconds and at most the server's MaxIdleTimeout of 7200"));

@@ -155,9 +155,10 @@ pub struct SessionOptions {
     pub skip_cn_check: bool,
     /// Send unencrypted bodies over HTTP (`-NoEncryption`); needed for Basic over HTTP.
     pub no_encryption: bool,
-    /// `wsmv:DataLocale` (`-Culture`), `en-US` by default.
+    /// `wsmv:DataLocale` (`-Culture`). By default the user's locale, as PowerShell sends its current culture:
+    /// see [`Cultures::from_environment`]; `en-US` when the environment names none.
     pub culture: String,
-    /// `wsman:Locale` (`-UICulture`), `en-US` by default.
+    /// `wsman:Locale` (`-UICulture`). By default the user's locale for messages, else `en-US`.
     pub ui_culture: String,
     /// Largest single object received (`-MaximumReceivedObjectSizeMB`, 200 MiB).
     pub maximum_received_object_size: usize,
@@ -174,8 +175,64 @@ pub struct SessionOptions {
     pub client_certificate: Option<ClientCertificate>,
 }
 
+/// The culture names PowerShell would send for a POSIX user's locale settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cultures {
+    /// `wsmv:DataLocale`: formatting of numbers and dates (`LC_ALL`, else `LC_TIME`, else `LANG`).
+    pub culture: String,
+    /// `wsman:Locale`: the language of messages (`LC_ALL`, else `LC_MESSAGES`, else `LANG`).
+    pub ui_culture: String,
+}
+
+/// The culture used when the environment names none (or only `C`/`POSIX`).
+pub const FALLBACK_CULTURE: &str = "en-US";
+
+impl Cultures {
+    /// From the process environment, with POSIX precedence: a set, non-empty `LC_ALL` wins, then the category
+    /// variable, then `LANG`.
+    pub fn from_environment() -> Self {
+        Cultures::from_variables(|name| std::env::var(name).ok())
+    }
+
+    /// From `variable` (a lookup of environment variables by name), for [`Cultures::from_environment`] and tests.
+    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> Self {
+        let pick = |category: &str| {
+            ["LC_ALL", category, "LANG"]
+                .into_iter()
+                .filter_map(|name| variable(name).filter(|v| !v.is_empty()))
+                .next()
+                .and_then(|value| culture_name(&value))
+                .unwrap_or_else(|| FALLBACK_CULTURE.to_owned())
+        };
+        Cultures { culture: pick("LC_TIME"), ui_culture: pick("LC_MESSAGES") }
+    }
+}
+
+/// The .NET culture name of a POSIX locale: `de_DE.UTF-8@euro` → `de-DE`, `fr` → `fr`; `None` for `C`, `POSIX`
+/// and anything that is not `language[_TERRITORY]` in ASCII letters.
+pub fn culture_name(locale: &str) -> Option<String> {
+    let base = locale.split(['.', '@']).next().unwrap_or_default();
+    let (language, territory) = match base.split_once('_') {
+        Some((language, territory)) => (language, Some(territory)),
+        None => (base, None),
+    };
+    let letters = |text: &str, range: std::ops::RangeInclusive<usize>| {
+        range.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    if !letters(language, 2..=3) || language.eq_ignore_ascii_case("C") {
+        return None;
+    }
+    let language = language.to_ascii_lowercase();
+    match territory {
+        None => Some(language),
+        Some(territory) if letters(territory, 2..=3) => Some(format!("{language}-{}", territory.to_ascii_uppercase())),
+        Some(_) => None,
+    }
+}
+
 impl Default for SessionOptions {
     fn default() -> Self {
+        let cultures = Cultures::from_environment();
         SessionOptions {
             operation_timeout: Duration::from_secs(180),
             open_timeout: Duration::from_secs(180),
@@ -189,8 +246,8 @@ impl Default for SessionOptions {
             skip_ca_check: false,
             skip_cn_check: false,
             no_encryption: false,
-            culture: "en-US".to_owned(),
-            ui_culture: "en-US".to_owned(),
+            culture: cultures.culture,
+            ui_culture: cultures.ui_culture,
             maximum_received_object_size: 200 << 20,
             maximum_received_data_size_per_command: None,
             proxy: None,
@@ -307,6 +364,35 @@ impl ConnectionTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posix_locales_become_culture_names() {
+        assert_eq!(culture_name("de_DE.UTF-8").as_deref(), Some("de-DE"));
+        assert_eq!(culture_name("fr_CA.ISO-8859-1@euro").as_deref(), Some("fr-CA"));
+        assert_eq!(culture_name("ja").as_deref(), Some("ja"));
+        assert_eq!(culture_name("en_us").as_deref(), Some("en-US"));
+        for none in ["C", "C.UTF-8", "POSIX", "", "de_DE1", "x", "de-DE;rm"] {
+            assert_eq!(culture_name(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn cultures_follow_posix_precedence() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+        };
+        let c = Cultures::from_variables(env(&[("LANG", "de_DE.UTF-8")]));
+        assert_eq!((c.culture.as_str(), c.ui_culture.as_str()), ("de-DE", "de-DE"));
+        let c = Cultures::from_variables(env(&[("LANG", "de_DE.UTF-8"), ("LC_MESSAGES", "en_GB.UTF-8")]));
+        assert_eq!((c.culture.as_str(), c.ui_culture.as_str()), ("de-DE", "en-GB"));
+        let c = Cultures::from_variables(env(&[("LANG", "de_DE.UTF-8"), ("LC_TIME", "sv_SE"), ("LC_ALL", "fr_FR")]));
+        assert_eq!((c.culture.as_str(), c.ui_culture.as_str()), ("fr-FR", "fr-FR"));
+        // An empty LC_ALL does not count; C and unset fall back to en-US.
+        let c = Cultures::from_variables(env(&[("LC_ALL", ""), ("LANG", "C.UTF-8")]));
+        assert_eq!((c.culture.as_str(), c.ui_culture.as_str()), ("en-US", "en-US"));
+        let c = Cultures::from_variables(env(&[]));
+        assert_eq!((c.culture.as_str(), c.ui_culture.as_str()), ("en-US", "en-US"));
+    }
 
     #[test]
     fn configuration_name_gets_the_prefix_once() {
