@@ -133,7 +133,7 @@ fn every_connect_parameter_set_through_the_cli() {
     assert_eq!(names, ["ITTask", "ITTask", "Other"]);
 
     // Receive-PSSession from the other machine: the job's output, produced while nobody was connected.
-    std::thread::sleep(Duration::from_millis(2500));
+    endpoints.wait_until("the job to finish", |c| c.finished("'finished'"));
     let it0 = instance_id(&office, "ITTask", &u0);
     let out = home.run(&args(&["receive", "--instance-id", &it0], &uri_args(std::slice::from_ref(&u0))));
     assert_eq!(out.ok(), "started\nfinished\n", "{}", out.stderr);

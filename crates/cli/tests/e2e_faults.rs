@@ -221,8 +221,9 @@ async fn disconnect_through_faults(session: &mut Session, seed: u64) {
 const SMALL_BUFFER: usize = 16 * 1024;
 const BUFFERED_OBJECTS: u64 = 2000;
 
-/// Starts `count` objects in a fresh session, disconnects with `mode` at once, waits for the command to finish or
-/// block, reconnects and receives.
+/// Starts `count` objects in a fresh session, disconnects with `mode` at once, waits for the command to finish
+/// (Drop: the endpoint took all its output) or block (Block: the endpoint's full buffer holds it), reconnects and
+/// receives.
 fn run_disconnected(mode: OutputBufferingMode) -> (Vec<u64>, u64, Vec<pssession_connect::delivery::OutputLoss>) {
     let mut config = ServiceConfig::default();
     config.output_buffer_bytes = SMALL_BUFFER;
@@ -233,8 +234,12 @@ fn run_disconnected(mode: OutputBufferingMode) -> (Vec<u64>, u64, Vec<pssession_
         let script = format!("Get-TestData -Count {BUFFERED_OBJECTS}");
         let pipeline =
             session.invoke_disconnected(&PipelineSpec::script(&script), None, mode).await.expect("invoke disconnected");
-        // Long enough for the whole output to be produced (Drop) or for the command to block on the full buffer.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        if mode == OutputBufferingMode::Drop {
+            endpoints.counters.wait_until("the command's output, all produced", |c| c.pipelines_finished() == 1).await;
+        } else {
+            endpoints.output_blocked(0).await;
+            assert_eq!(endpoints.counters.pipelines_finished(), 0, "the full buffer holds the command");
+        }
         session.reconnect().await.expect("reconnect");
         let mut received = Vec::new();
         let state = session.receive_pipeline(pipeline, |o| push_sequence(&mut received, &o)).await.expect("receive");
@@ -285,7 +290,7 @@ fn drop_mode_loss_is_printed_by_receive() {
             "Drop",
         ])
         .ok();
-    std::thread::sleep(Duration::from_millis(1500));
+    endpoints.wait_until("the command's output, all produced", |c| c.finished("Get-TestData"));
     let out = office.run(&["receive", "--name", "Lossy"]);
     let printed = out.ok().lines().filter(|l| !l.trim().is_empty()).count() as u64;
     let warning = out.stderr.lines().find(|l| l.starts_with("WARNING:")).unwrap_or_else(|| panic!("{}", out.stderr));
@@ -309,7 +314,8 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
     let uri = endpoints.http_uri(0);
     let office = Machine::new("faults-restart", ALICE);
     office.run(&["new", "--name", "Stored", "--connection-uri", &uri]).ok();
-    let sleeping = PipelineSpec::script("Start-Sleep -Seconds 60");
+    // The first output is the event that the session is receiving; then it waits for more.
+    let sleeping = PipelineSpec::script("'receiving'; Start-Sleep -Seconds 60");
 
     // The server restarts (same port, none of the old shells) while a session waits for output: the cut Receive
     // is resent, reaches the new server, which does not know the session: a typed error, and the session is Broken.
@@ -322,12 +328,13 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
     });
     let old = endpoints.servers.remove(0);
     let (result, restarted) = endpoints.runtime.block_on(async {
+        let receiving = tokio::sync::Notify::new();
         let restart = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            receiving.notified().await;
             old.shutdown().await;
             start_server(ServiceConfig::default(), port).await
         };
-        tokio::join!(session.receive_pipeline(pipeline, |_| {}), restart)
+        tokio::join!(session.receive_pipeline(pipeline, |_: PipelineOutput| receiving.notify_one()), restart)
     });
     let error = result.expect_err("the restarted server has no such session");
     assert!(matches!(error, Error::SessionNotFound { .. }), "{error:?}");
@@ -344,11 +351,14 @@ fn a_restarted_server_is_a_typed_error_and_the_session_is_broken() {
         (s, pipeline)
     });
     let error = endpoints.runtime.block_on(async {
+        let receiving = tokio::sync::Notify::new();
         let stop = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            receiving.notified().await;
             restarted.shutdown().await;
         };
-        tokio::join!(session.receive_pipeline(pipeline, |_| {}), stop).0.expect_err("server down")
+        tokio::join!(session.receive_pipeline(pipeline, |_: PipelineOutput| receiving.notify_one()), stop)
+            .0
+            .expect_err("server down")
     });
     assert!(matches!(error, Error::ConnectionInterrupted { attempts: 2, .. }), "{error:?}");
     assert_eq!(session.state(), SessionState::Disconnected);
@@ -385,7 +395,8 @@ fn an_expired_idle_timeout_is_a_typed_error_and_the_session_is_broken() {
     endpoints.runtime.block_on(async {
         let mut session = client(&uri, ALICE).new_session("Brief").await.expect("session");
         session.disconnect(None, OutputBufferingMode::Block).await.expect("disconnect");
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        endpoints.counters.wait_until("the idle timeout to delete the shell", |c| c.closes() == 1).await;
+        assert_eq!(endpoints.shell_count(0), 0);
         let error = session.reconnect().await.expect_err("expired");
         assert!(matches!(error, Error::SessionNotFound { .. }), "{error:?}");
         assert_eq!(session.state(), SessionState::Broken);

@@ -1,7 +1,9 @@
 //! Ctrl-C and SIGTERM as a terminal user gives them: the CLI, spawned with the default signal dispositions, stops
 //! waiting, disconnects the session with its command still running and says how to resume; what it printed before
 //! the signal is all on stdout, and `pssession receive` collects the rest — every object exactly once across the
-//! two processes. A second signal exits at once. Synchronisation is by the lines the processes print, never time.
+//! two processes. A second signal exits at once. Synchronisation is by the lines the processes print and by the
+//! endpoint's output gate (the command holds its output after a few ticks until the test lets it go on, so it is
+//! still running whenever the signal lands), never time.
 
 mod e2e_support;
 
@@ -42,7 +44,8 @@ fn interrupted_invoke_leaves_the_rest_to_receive(signal_name: &str, temporary: b
     let endpoints = Endpoints::start(Setup::default());
     let uri = endpoints.http_uri(0);
     let office = Machine::new(&format!("interrupt-{signal_name}-{temporary}"), ALICE);
-    let script = "1..40 | ForEach-Object { \"tick $_\"; Start-Sleep -Milliseconds 50 }";
+    let script = "1..40 | ForEach-Object { \"tick $_\" }";
+    endpoints.counters.hold_output_after(5);
     let mut child = if temporary {
         office.spawn(&["invoke", "--connection-uri", &uri, "--session-name", "Ticks", "--script-block", script])
     } else {
@@ -65,6 +68,7 @@ fn interrupted_invoke_leaves_the_rest_to_receive(signal_name: &str, temporary: b
     before.extend(rest.lines().map(str::to_owned));
     let first = ticks(&before.join("\n"));
     assert!(first.len() >= 3 && first.len() < 40, "{first:?}");
+    assert_eq!(endpoints.counters.pipelines_finished(), 0, "the command is still running, held at the gate");
 
     // Right after: Disconnected and connectable (not Busy), from another machine too.
     let home = Machine::new(&format!("interrupt-home-{signal_name}-{temporary}"), ALICE);
@@ -77,6 +81,7 @@ fn interrupted_invoke_leaves_the_rest_to_receive(signal_name: &str, temporary: b
     );
 
     // The rest, exactly once: together the two processes printed 1..=40, in order, each once.
+    endpoints.counters.release_output();
     let out = office.run(&["receive", "--session", "Ticks"]);
     let second = ticks(out.ok());
     let all: Vec<u32> = first.iter().chain(&second).copied().collect();
@@ -99,6 +104,7 @@ fn ctrl_c_during_receive_disconnects_again_and_a_later_receive_goes_on() {
     let uri = endpoints.http_uri(0);
     let office = Machine::new("interrupt-receive", ALICE);
     office.run(&["new", "--name", "Long", "--connection-uri", &uri]).ok();
+    endpoints.counters.hold_output_after(4);
     office
         .run(&[
             "invoke",
@@ -106,7 +112,7 @@ fn ctrl_c_during_receive_disconnects_again_and_a_later_receive_goes_on() {
             "Long",
             "--in-disconnected-session",
             "--script-block",
-            "1..40 | ForEach-Object { \"tick $_\"; Start-Sleep -Milliseconds 50 }",
+            "1..40 | ForEach-Object { \"tick $_\" }",
         ])
         .ok();
     let mut child = office.spawn(&["receive", "--session", "Long"]);
@@ -118,6 +124,8 @@ fn ctrl_c_during_receive_disconnects_again_and_a_later_receive_goes_on() {
     lines.extend(rest.lines().map(str::to_owned));
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(3));
+    assert_eq!(endpoints.counters.pipelines_finished(), 0, "the command is still running, held at the gate");
+    endpoints.counters.release_output();
     let first = ticks(&lines.join("\n"));
     let second = ticks(office.run(&["receive", "--session", "Long"]).ok());
     let all: Vec<u32> = first.iter().chain(&second).copied().collect();

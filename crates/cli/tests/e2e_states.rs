@@ -144,7 +144,7 @@ fn an_expired_session_is_reported_and_marked_broken() {
     let office = Machine::new("expired", ALICE);
     office.run(&["new", "--name", "Short", "--connection-uri", &uri]).ok();
     office.run(&["new", "--name", "Long", "--connection-uri", &uri, "--idle-timeout-sec", "600"]).ok();
-    std::thread::sleep(Duration::from_millis(2500));
+    endpoints.wait_until("the idle timeout to delete a shell", |c| c.closes() == 1);
     assert_eq!(endpoints.shell_count(0), 1, "the server deleted the idle session");
 
     let out = office.run(&["connect", "--name", "Short"]);
@@ -169,12 +169,13 @@ fn an_expired_session_is_reported_and_marked_broken() {
     office.run(&["connect", "--name", "Long"]).ok();
 
     // Expiring between discovery and connection: the server's fault reads as PowerShell's.
+    let closed = endpoints.counters.closes();
     let result = endpoints.runtime.block_on(async {
         let c = client(&uri, ALICE);
         let mut session = c.new_session("Brief").await?;
         session.disconnect(None, OutputBufferingMode::None).await?;
         let found = c.get_sessions(&SessionFilter { names: vec!["Brief".to_owned()], ..Default::default() }).await?;
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        endpoints.counters.wait_until("the idle timeout to delete the shell", |c| c.closes() == closed + 1).await;
         client(&uri, ALICE).connect(&found[0]).await.map(|_| ())
     });
     let error = result.expect_err("expired");

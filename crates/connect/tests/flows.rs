@@ -187,7 +187,8 @@ async fn idle_timeout_is_validated_and_failures_are_typed() {
     }
 }
 
-#[tokio::test]
+// On the paused clock: the keep-alive interval and the wait it covers are exact, not wall-clock margins.
+#[tokio::test(start_paused = true)]
 async fn keep_alive_polls_the_pool_while_waiting_and_data_limits_hold() {
     let server = SimulatedServer::new();
     let alice = client(&server, "alice");

@@ -287,13 +287,32 @@ async fn paths_methods_and_vanishing_clients() {
         s.write_all(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n<s:Envelope").await.unwrap();
     }
     {
-        let (auth, _) = TestAuth::new(basic("alice", "Secret1!"), false);
-        let mut t2 = transport(&url, auth, None);
-        let receive = client.receive(&shell, None);
-        let pending = tokio::time::timeout(Duration::from_millis(300), exchange(&mut t2, receive)).await;
-        assert!(pending.is_err(), "the long poll should still be waiting");
+        // A Receive long poll (20 s OperationTimeout) on a raw connection, Basic as alice.
+        let body = client.receive(&shell, None);
+        let mut request = format!(
+            "POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6U2VjcmV0MSE=\r\n\
+             Content-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        let mut s = TcpStream::connect(address).await.unwrap();
+        s.write_all(&request).await.unwrap();
+        // The test and the server share this one-thread runtime: on the paused clock, a second passes only once
+        // the server has nothing left to do with the request, so "no answer within 1 s" means it is waiting.
+        tokio::time::pause();
+        let mut byte = [0u8; 1];
+        let pending = tokio::time::timeout(Duration::from_secs(1), s.read(&mut byte)).await;
+        tokio::time::resume();
+        assert!(pending.is_err(), "the long poll should still be waiting: {pending:?}");
+        // The client vanishes: the server sees the end of its stream and closes the connection unanswered, which
+        // drops the waiting Receive (it must not take the data sent next).
+        s.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the server closes the connection: {closed:?}");
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     // The server is up and the shell is intact.
     exchange(&mut t, client.send(&shell, None, b"still here")).await.unwrap();
     match exchange(&mut t, client.receive(&shell, None)).await.unwrap() {

@@ -2,8 +2,11 @@
 //! on real loopback sockets — HTTP with NTLM and message encryption, HTTPS with a generated certificate — and the
 //! real `pssession` binary run with its own session store (`XDG_STATE_HOME`) and `PSSESSION_PASSWORD`.
 //!
-//! The plugin is wrapped in [`CountingPlugin`], which counts pool Connects, the most running at once, and can make
-//! each Connect take a while so that concurrency is observable.
+//! The plugin is wrapped in [`CountingPlugin`] and the engine in [`ObservedEngine`], which report what the server
+//! does as events the tests wait on (never a wall-clock margin): pool Connects (counted, and held by a
+//! [`Counters::hold_connects`] gate so that concurrency is observable), shells closed (deleted or expired),
+//! pipelines whose output the endpoint holds (its buffer is full) or has all taken, and output held back at a
+//! [`Counters::hold_output_after`] gate until the test releases it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -13,16 +16,34 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pssession_server::certificate::ServerCertificate;
-use pssession_server::engine::{BuiltinEngine, EngineConfig};
+use pssession_server::engine::{
+    BuiltinEngine, Engine, EngineConfig, PipelineEvent, PipelineHandle, PipelineInput, PipelineSpec, Runspace, Value,
+};
 use pssession_server::plugin::{OutputSink, Plugin, PluginShell, ShellInfo, SignalCode, Uuid, WsmanFault};
 use pssession_server::powershell::PowerShellPlugin;
 use pssession_server::{RunningServer, Server, ServiceConfig};
+use tokio::sync::{mpsc, watch};
 
 pub const ALICE: (&str, &str) = ("alice", "Secret123!");
 pub const BOB: (&str, &str) = ("bob", "Hunter2!!");
 
-/// Counts what the WinRM layer asks of the plugin.
+/// How long a test waits for an event before it fails (a hang guard, not a synchronisation margin).
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Holds pool Connects until as many are in flight as the test expects (see [`Counters::hold_connects`]).
 #[derive(Debug, Default)]
+struct ConnectGate {
+    /// Connects to hold until this many are being handled at once.
+    concurrency: usize,
+    /// The arrival number of the round's last Connect: it is let through whatever the concurrency.
+    last_arrival: usize,
+    /// Every Connect that arrived up to this number may go on.
+    released_through: usize,
+}
+
+/// Counts what the WinRM layer asks of the plugin and what the engine's pipelines do, and wakes every
+/// [`Counters::wait_until`] on each change.
+#[derive(Debug)]
 pub struct Counters {
     /// Pool Connects being handled right now.
     pub connecting: AtomicUsize,
@@ -32,6 +53,49 @@ pub struct Counters {
     pub connects: AtomicUsize,
     /// Shells created.
     pub creates: AtomicUsize,
+    /// Plugin shells closed (the shell was removed, or its idle timeout expired).
+    pub closes: AtomicUsize,
+    /// Pool Connects that reached the plugin (numbers the arrivals for the connect gate).
+    connect_arrivals: AtomicUsize,
+    /// Times the connect gate gave up waiting for the expected concurrency (after [`HANG_GUARD`]).
+    pub gate_timeouts: AtomicUsize,
+    connect_gate: Mutex<Option<ConnectGate>>,
+    /// Output objects the engine's pipelines handed to the endpoint.
+    pub outputs_forwarded: AtomicUsize,
+    /// Pipelines whose events the endpoint does not take right now (its event channel is full).
+    pub stalled: AtomicUsize,
+    /// Pipelines whose output the endpoint has all taken into its buffer (their output is finished).
+    pub pipelines_finished: AtomicUsize,
+    /// The scripts of the finished pipelines (`Debug` of their spec), in the order they finished.
+    pub finished_specs: Mutex<Vec<String>>,
+    /// Output objects are held back once this many were forwarded, until [`Counters::release_output`].
+    output_hold: Mutex<Option<usize>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            connecting: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            connects: AtomicUsize::new(0),
+            creates: AtomicUsize::new(0),
+            closes: AtomicUsize::new(0),
+            connect_arrivals: AtomicUsize::new(0),
+            gate_timeouts: AtomicUsize::new(0),
+            connect_gate: Mutex::new(None),
+            outputs_forwarded: AtomicUsize::new(0),
+            stalled: AtomicUsize::new(0),
+            pipelines_finished: AtomicUsize::new(0),
+            finished_specs: Mutex::new(Vec::new()),
+            output_hold: Mutex::new(None),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Counters {
@@ -44,19 +108,108 @@ impl Counters {
     pub fn creates(&self) -> usize {
         self.creates.load(Ordering::SeqCst)
     }
+    pub fn closes(&self) -> usize {
+        self.closes.load(Ordering::SeqCst)
+    }
+    pub fn outputs_forwarded(&self) -> usize {
+        self.outputs_forwarded.load(Ordering::SeqCst)
+    }
+    pub fn stalled(&self) -> usize {
+        self.stalled.load(Ordering::SeqCst)
+    }
+    pub fn pipelines_finished(&self) -> usize {
+        self.pipelines_finished.load(Ordering::SeqCst)
+    }
+
+    /// Whether a pipeline whose spec contains `script` has finished (the endpoint took all its output).
+    pub fn finished(&self, script: &str) -> bool {
+        lock(&self.finished_specs).iter().any(|spec| spec.contains(script))
+    }
+
+    /// Wakes every waiter: something changed.
+    fn changed(&self) {
+        self.changed.send_modify(|generation| *generation += 1);
+    }
+
+    /// Waits until `condition` holds (it is checked after every change); `false` after [`HANG_GUARD`].
+    async fn reached(&self, condition: impl Fn(&Counters) -> bool) -> bool {
+        let mut changes = self.changed.subscribe();
+        let wait = async {
+            while !condition(self) {
+                // The sender lives as long as `self`.
+                let _ = changes.changed().await;
+            }
+        };
+        tokio::time::timeout(HANG_GUARD, wait).await.is_ok()
+    }
+
+    /// Waits until `condition` holds; fails the test, naming `what`, after [`HANG_GUARD`].
+    pub async fn wait_until(&self, what: &str, condition: impl Fn(&Counters) -> bool) {
+        assert!(self.reached(condition).await, "gave up after {HANG_GUARD:?} waiting for {what}");
+    }
+
+    /// Holds each of the next `total` pool Connects in the plugin until `concurrency` of them are being handled
+    /// at once (the round's last Connect goes on regardless), so that the peak shows the client's real
+    /// concurrency: it reaches `concurrency` when the client connects that many in parallel, and exceeds it only
+    /// when the client sends more at once.
+    pub fn hold_connects(&self, concurrency: usize, total: usize) {
+        let arrived = self.connect_arrivals.load(Ordering::SeqCst);
+        *lock(&self.connect_gate) =
+            Some(ConnectGate { concurrency, last_arrival: arrived + total, released_through: arrived });
+    }
+
+    /// A Connect arrived (its number `arrival`, `now` in flight): waits at the gate, if one is set.
+    fn pass_connect_gate(&self, arrival: usize, now: usize) {
+        {
+            let mut gate = lock(&self.connect_gate);
+            let Some(g) = gate.as_mut() else { return };
+            if arrival > g.last_arrival {
+                return;
+            }
+            if now >= g.concurrency || arrival == g.last_arrival {
+                g.released_through = g.released_through.max(arrival);
+            }
+        }
+        self.changed();
+        let released = |c: &Counters| lock(&c.connect_gate).as_ref().is_none_or(|g| g.released_through >= arrival);
+        // The server runs on a multi-threaded runtime: this worker waits, the others keep serving.
+        let passed = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(self.reached(released)));
+        if !passed {
+            // The client never reached the concurrency: let everything through; the test's peak check fails.
+            self.gate_timeouts.fetch_add(1, Ordering::SeqCst);
+            *lock(&self.connect_gate) = None;
+            self.changed();
+        }
+    }
+
+    /// Holds back output objects once `count` more have been handed to the endpoint (over all pipelines), until
+    /// [`Counters::release_output`]: the pipeline waits on its next object, still running.
+    pub fn hold_output_after(&self, count: usize) {
+        *lock(&self.output_hold) = Some(self.outputs_forwarded() + count);
+        self.changed();
+    }
+
+    /// Lets held output go on.
+    pub fn release_output(&self) {
+        *lock(&self.output_hold) = None;
+        self.changed();
+    }
+
+    /// Whether output is being held back at the [`Counters::hold_output_after`] gate.
+    pub fn output_held(&self) -> bool {
+        lock(&self.output_hold).is_some_and(|count| self.outputs_forwarded() >= count)
+    }
 }
 
-/// The PowerShell plugin, with every pool Connect counted and held for `connect_delay`.
+/// The PowerShell plugin, with every pool Connect counted (and held at the connect gate) and shell closes counted.
 pub struct CountingPlugin {
     inner: Arc<dyn Plugin>,
     counters: Arc<Counters>,
-    connect_delay: Duration,
 }
 
 struct CountingShell {
     inner: Arc<dyn PluginShell>,
     counters: Arc<Counters>,
-    connect_delay: Duration,
 }
 
 impl Plugin for CountingPlugin {
@@ -68,7 +221,8 @@ impl Plugin for CountingPlugin {
     ) -> Result<Arc<dyn PluginShell>, WsmanFault> {
         let inner = self.inner.create_shell(shell, creation_xml, output)?;
         self.counters.creates.fetch_add(1, Ordering::SeqCst);
-        Ok(Arc::new(CountingShell { inner, counters: Arc::clone(&self.counters), connect_delay: self.connect_delay }))
+        self.counters.changed();
+        Ok(Arc::new(CountingShell { inner, counters: Arc::clone(&self.counters) }))
     }
 }
 
@@ -86,16 +240,102 @@ impl PluginShell for CountingShell {
     }
 
     fn connect(&self, connect_xml: &[u8]) -> Result<Vec<u8>, WsmanFault> {
-        let now = self.counters.connecting.fetch_add(1, Ordering::SeqCst) + 1;
-        self.counters.peak.fetch_max(now, Ordering::SeqCst);
-        if !self.connect_delay.is_zero() {
-            // The server runs on a multi-threaded runtime: this worker blocks, the others keep serving.
-            tokio::task::block_in_place(|| std::thread::sleep(self.connect_delay));
-        }
+        let counters = &self.counters;
+        let arrival = counters.connect_arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = counters.connecting.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.peak.fetch_max(now, Ordering::SeqCst);
+        counters.pass_connect_gate(arrival, now);
         let result = self.inner.connect(connect_xml);
-        self.counters.connecting.fetch_sub(1, Ordering::SeqCst);
-        self.counters.connects.fetch_add(1, Ordering::SeqCst);
+        counters.connecting.fetch_sub(1, Ordering::SeqCst);
+        counters.connects.fetch_add(1, Ordering::SeqCst);
+        counters.changed();
         result
+    }
+
+    fn close(&self) {
+        self.inner.close();
+        self.counters.closes.fetch_add(1, Ordering::SeqCst);
+        self.counters.changed();
+    }
+}
+
+/// The built-in engine, with every pipeline's events passed to the endpoint through an observer: it reports a
+/// pipeline whose events the endpoint does not take (stalled), one whose output the endpoint took in full
+/// (finished), and holds output back at the [`Counters::hold_output_after`] gate.
+pub struct ObservedEngine {
+    inner: BuiltinEngine,
+    counters: Arc<Counters>,
+}
+
+struct ObservedRunspace {
+    inner: Arc<dyn Runspace>,
+    counters: Arc<Counters>,
+}
+
+impl Engine for ObservedEngine {
+    fn open_runspace(&self) -> Arc<dyn Runspace> {
+        Arc::new(ObservedRunspace { inner: self.inner.open_runspace(), counters: Arc::clone(&self.counters) })
+    }
+
+    fn ps_version_table(&self) -> Value {
+        self.inner.ps_version_table()
+    }
+}
+
+impl Runspace for ObservedRunspace {
+    fn start_pipeline(
+        &self,
+        spec: PipelineSpec,
+        input: PipelineInput,
+        events: mpsc::Sender<PipelineEvent>,
+    ) -> PipelineHandle {
+        let description = format!("{spec:?}");
+        // One slot: the pipeline waits as soon as the observer does.
+        let (observed, mut from_pipeline) = mpsc::channel(1);
+        let counters = Arc::clone(&self.counters);
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    event = from_pipeline.recv() => event,
+                    // The endpoint is gone: dropping `from_pipeline` stops the pipeline, as it would directly.
+                    () = events.closed() => None,
+                };
+                let Some(event) = event else { return };
+                let last = matches!(event, PipelineEvent::State(_));
+                if matches!(event, PipelineEvent::Output(_)) {
+                    let open = |c: &Counters| lock(&c.output_hold).is_none_or(|count| c.outputs_forwarded() < count);
+                    counters.wait_until("the test to release the held output", open).await;
+                }
+                let is_output = matches!(event, PipelineEvent::Output(_));
+                let sent = match events.try_send(event) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                    Err(mpsc::error::TrySendError::Full(event)) => {
+                        counters.stalled.fetch_add(1, Ordering::SeqCst);
+                        counters.changed();
+                        let sent = events.send(event).await.is_ok();
+                        counters.stalled.fetch_sub(1, Ordering::SeqCst);
+                        sent
+                    }
+                };
+                if !sent {
+                    return;
+                }
+                if is_output {
+                    counters.outputs_forwarded.fetch_add(1, Ordering::SeqCst);
+                }
+                counters.changed();
+                if last {
+                    break;
+                }
+            }
+            // The endpoint drops its receiver once it has written the last event into the output buffer.
+            events.closed().await;
+            lock(&counters.finished_specs).push(description);
+            counters.pipelines_finished.fetch_add(1, Ordering::SeqCst);
+            counters.changed();
+        });
+        self.inner.start_pipeline(spec, input, observed)
     }
 
     fn close(&self) {
@@ -113,7 +353,6 @@ pub struct Setup {
     /// The names the HTTPS certificate is for.
     pub certificate_names: Vec<String>,
     pub config: ServiceConfig,
-    pub connect_delay: Duration,
 }
 
 impl Default for Setup {
@@ -124,7 +363,6 @@ impl Default for Setup {
             extra_configuration: None,
             certificate_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             config: ServiceConfig::default(),
-            connect_delay: Duration::ZERO,
         }
     }
 }
@@ -151,10 +389,13 @@ impl Endpoints {
         let servers = runtime.block_on(async {
             let mut servers = Vec::new();
             for _ in 0..setup.servers {
-                let plugin: Arc<dyn Plugin> = Arc::new(CountingPlugin {
-                    inner: Arc::new(PowerShellPlugin::new(Arc::new(BuiltinEngine::new(EngineConfig::default())))),
+                let engine = ObservedEngine {
+                    inner: BuiltinEngine::new(EngineConfig::default()),
                     counters: Arc::clone(&counters),
-                    connect_delay: setup.connect_delay,
+                };
+                let plugin: Arc<dyn Plugin> = Arc::new(CountingPlugin {
+                    inner: Arc::new(PowerShellPlugin::new(Arc::new(engine))),
+                    counters: Arc::clone(&counters),
                 });
                 let mut builder = Server::builder()
                     .config(setup.config.clone())
@@ -191,10 +432,44 @@ impl Endpoints {
         self.servers[i].http_address().expect("http listener").port()
     }
 
+    /// Waits (blocking) until `condition` holds; fails the test, naming `what`, after [`HANG_GUARD`].
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, condition: impl Fn(&Counters) -> bool) {
+        self.runtime.block_on(self.counters.wait_until(what, condition));
+    }
+
+    /// Waits until server `i` holds a pipeline's output in its full buffer (Block mode): the endpoint does not take
+    /// the pipeline's next event, and still has not taken it after serving another request — its writer waits for
+    /// room in the buffer, it is not merely behind.
+    pub async fn output_blocked(&self, i: usize) {
+        let address = self.servers[i].http_address().expect("http listener");
+        loop {
+            self.counters.wait_until("the pipeline to wait for the endpoint", |c| c.stalled() > 0).await;
+            let forwarded = self.counters.outputs_forwarded();
+            round_trip(address).await;
+            if self.counters.stalled() > 0 && self.counters.outputs_forwarded() == forwarded {
+                return;
+            }
+        }
+    }
+
     /// Shells alive on server `i`.
     pub fn shell_count(&self, i: usize) -> usize {
         self.servers[i].service().shell_count()
     }
+}
+
+/// One request to the endpoint at `address` (a `GET`, which it refuses at once), answered.
+async fn round_trip(address: std::net::SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        stream.write_all(b"GET /wsman HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("request");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("answer");
+        assert!(answer.starts_with(b"HTTP/1.1 "), "{}", String::from_utf8_lossy(&answer));
+    };
+    tokio::time::timeout(HANG_GUARD, exchange).await.expect("the endpoint answers");
 }
 
 /// A fresh directory under the system temp dir.

@@ -1,12 +1,13 @@
 """Drives pypsrp (the real PyPI client) against the embedded endpoint for crates/server/tests/pypsrp_interop.rs.
 
-Reads one JSON request on stdin: {"host", "port", "ssl", "auth", "users": {name: password}, "scenario"} and
+Reads one JSON request on stdin: {"host", "port", "ssl", "auth", "users": {name: password}, "scenario"} (and
+"gate_port" for "disconnect": a loopback port the test answers one byte on when the server-side wait is over) and
 prints one JSON result. Any exception escapes (non-zero exit, traceback on stderr), failing the Rust test.
 """
 
 import json
+import socket
 import sys
-import time
 
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -64,8 +65,8 @@ def run_streams():
         result["unknown"] = {"had_errors": unknown.had_errors, "error": text(unknown.streams.error)}
         slow = PowerShell(pool)
         slow.add_script("Start-Sleep -Seconds 30; 'never'")
+        # begin_invoke returns once the server has created the pipeline: it is running when the stop arrives.
         slow.begin_invoke()
-        time.sleep(0.5)
         slow.stop()
         result["stopped"] = str(slow.state)
         return result
@@ -80,7 +81,10 @@ def run_disconnect():
     ps.begin_invoke()
     pool.disconnect()
     pool_id = str(pool.id).upper()
-    time.sleep(1.5)  # the pipeline keeps running while nobody is connected
+    # The pipeline keeps running while nobody is connected: the test opens the gate once it has run to its end.
+    with socket.create_connection(("127.0.0.1", req["gate_port"]), timeout=60) as gate:
+        if gate.recv(1) != b"1":
+            raise RuntimeError("the gate closed before the pipeline finished")
 
     result = {}
     # The owner sees it from a brand-new connection; another user does not.
