@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask ci                 install test peers, then fmt, clippy, all tests, fuzz smoke runs
 //! cargo xtask setup              only install: Debian packages, the Python venv, cargo-fuzz
+//! cargo xtask cycles             the module cycles of every crate (fails on one not being removed)
 //! cargo xtask fuzz [TARGET] [--seconds N]   fuzz one or every target (seeded from ../shared/fixtures)
 //! cargo xtask fuzz campaign [TARGET] [--seconds N]   the same, counted into fuzz/CAMPAIGNS.md and README.md
 //! cargo xtask bench [--quick]    criterion benches and the Python anchors, same machine, same run
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod cycles;
 mod fuzz;
 mod setup;
 
@@ -27,7 +29,8 @@ fn main() -> ExitCode {
         Some("setup") => setup::all(),
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        _ => Err("usage: cargo xtask <ci | setup | fuzz [campaign] [TARGET] [--seconds N] | bench [--load] [--quick]>"
+        Some("cycles") => cycles::check(),
+        _ => Err("usage: cargo xtask <ci | setup | cycles | fuzz [campaign] [TARGET] [--seconds N] | bench [--load] [--quick]>"
             .to_owned()),
     };
     match result {

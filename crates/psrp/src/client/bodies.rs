@@ -2,70 +2,17 @@
 //! what it reads from the server's control messages, on top of the typed bodies of [`crate::messages`]. Output
 //! objects are handed out as [`Clixml`] and deserialized on demand ([`Clixml::value`]).
 
-use std::fmt;
-
 use bytes::Bytes;
 
+pub use crate::client::capability::{ProtocolVersion, SessionCapability};
 use crate::client::error::ClientError;
 use crate::client::events::{Clixml, HostCall, RemoteError};
 use crate::client::pipeline::{ArgumentValue, CommandSpec, PipelineSpec};
 use crate::client::state::{PsInvocationState, RunspacePoolState};
-use crate::clixml::{Deserializer, PsValue, PsVersion, from_clixml};
+use crate::clixml::{PsValue, PsVersion, from_clixml};
 use crate::message::{MessageType, UTF8_BOM};
 use crate::messages::{self, BodyError, MessageBody};
 use crate::session_key::SessionKey;
-
-/// A `major.minor` version as SESSION_CAPABILITY carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProtocolVersion {
-    /// Major part.
-    pub major: u16,
-    /// Minor part.
-    pub minor: u16,
-}
-
-impl ProtocolVersion {
-    /// The protocol version this client announces: 2.3 (PowerShell 5.1 to 7.5).
-    pub const CLIENT: ProtocolVersion = ProtocolVersion { major: 2, minor: 3 };
-    /// `PSVersion`, always 2.0.
-    pub const PS_VERSION: ProtocolVersion = ProtocolVersion { major: 2, minor: 0 };
-
-    /// Parses `2.3` (a third or fourth part is ignored).
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.trim().split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.parse().ok()?;
-        Some(ProtocolVersion { major, minor })
-    }
-}
-
-impl fmt::Display for ProtocolVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-/// The server's SESSION_CAPABILITY (MS-PSRP 2.2.2.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionCapability {
-    /// `protocolversion`.
-    pub protocol_version: ProtocolVersion,
-    /// `PSVersion`.
-    pub ps_version: ProtocolVersion,
-    /// `SerializationVersion`, e.g. `1.1.0.1`.
-    pub serialization_version: String,
-}
-
-impl SessionCapability {
-    /// Whether this client can talk to the server: protocol 2.x (PowerShell accepts 2.0 through its own version and
-    /// newer minors fall back to ours) and PSVersion 2.x.
-    pub fn is_compatible(&self) -> bool {
-        self.protocol_version.major == 2 && self.ps_version.major == 2
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Writing
 
 fn body_error(message_type: MessageType) -> impl Fn(BodyError) -> ClientError {
     move |e| ClientError::Body { message_type, reason: e.to_string() }
@@ -248,26 +195,11 @@ fn clixml(message_type: MessageType, body: &[u8]) -> Result<Clixml, ClientError>
         .map_err(|e| ClientError::Body { message_type, reason: format!("not UTF-8: {e}") })
 }
 
-/// The text of property `name` of a serialized object (its `ToString` rendering).
-pub fn property_text(xml: &str, name: &str) -> Option<String> {
-    from_clixml(xml.as_bytes()).ok()?.property(name).map(ToString::to_string)
-}
-
-/// A one-line rendering of a serialized object; see [`Clixml::to_display_string`]. Records render as their
-/// message; anything that is not valid CLIXML renders as its raw text.
-pub fn display_string(xml: &str, de: &mut Deserializer) -> String {
-    let Ok(value) = de.deserialize(xml.as_bytes()) else { return xml.trim().to_owned() };
-    for property in ["InformationalRecord_Message", "MessageData", "ErrorDetails_Message"] {
-        if let Some(text) = value.property(property).map(ToString::to_string).filter(|t| !t.is_empty()) {
-            return text;
-        }
-    }
-    value.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::events::{display_string, property_text};
+    use crate::clixml::Deserializer;
 
     #[test]
     fn writes_what_powershell_writes() {

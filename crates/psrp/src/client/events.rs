@@ -5,8 +5,9 @@ use std::fmt;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::client::bodies::{self, SessionCapability};
+use crate::client::capability::SessionCapability;
 use crate::client::state::{PsInvocationState, RunspacePoolState};
+use crate::clixml::{Deserializer, from_clixml};
 
 /// One serialized object as received (UTF-8 CLIXML, BOM removed), kept as bytes so nothing is parsed that the
 /// caller does not look at. [`Clixml::to_display_string`] renders it the way PowerShell's default formatting
@@ -49,18 +50,18 @@ impl Clixml {
 
     /// The text of the first property named `name` (`<… N="name">text</…>`), entity- and `_xHHHH_`-decoded.
     pub fn property(&self, name: &str) -> Option<String> {
-        bodies::property_text(self.as_str(), name)
+        property_text(self.as_str(), name)
     }
 
     /// A one-line rendering: the value of a primitive (`<S>a</S>` → `a`), the `ToString` of an object, the message
     /// of an error/informational record, or the raw CLIXML as a last resort.
     pub fn to_display_string(&self) -> String {
-        bodies::display_string(self.as_str(), &mut crate::clixml::Deserializer::default())
+        display_string(self.as_str(), &mut crate::clixml::Deserializer::default())
     }
 
     /// [`Clixml::to_display_string`] through a deserializer kept for the whole stream (see [`Clixml::value_with`]).
     pub fn to_display_string_with(&self, de: &mut crate::clixml::Deserializer) -> String {
-        bodies::display_string(self.as_str(), de)
+        display_string(self.as_str(), de)
     }
 }
 
@@ -181,4 +182,21 @@ pub enum PipelineEvent {
         /// The reason for Failed (or Stopped).
         error: Option<RemoteError>,
     },
+}
+
+/// The text of property `name` of a serialized object (its `ToString` rendering).
+pub fn property_text(xml: &str, name: &str) -> Option<String> {
+    from_clixml(xml.as_bytes()).ok()?.property(name).map(ToString::to_string)
+}
+
+/// A one-line rendering of a serialized object; see [`Clixml::to_display_string`]. Records render as their
+/// message; anything that is not valid CLIXML renders as its raw text.
+pub fn display_string(xml: &str, de: &mut Deserializer) -> String {
+    let Ok(value) = de.deserialize(xml.as_bytes()) else { return xml.trim().to_owned() };
+    for property in ["InformationalRecord_Message", "MessageData", "ErrorDetails_Message"] {
+        if let Some(text) = value.property(property).map(ToString::to_string).filter(|t| !t.is_empty()) {
+            return text;
+        }
+    }
+    value.to_string()
 }

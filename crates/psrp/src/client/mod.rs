@@ -18,6 +18,7 @@
 //! Reconnect `Disconnected → Connecting → Opened`; failures `→ Broken`; Close `→ Closing → Closed`.
 
 mod bodies;
+mod capability;
 mod error;
 mod events;
 mod pipeline;

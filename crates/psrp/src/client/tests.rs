@@ -398,7 +398,7 @@ mod robustness {
             let message_type = types[kind];
             let pid = if (message_type.value() & 0x0004_0000) != 0 { pipeline } else { Uuid::nil() };
             let _ = pool.receive(server_message(id, pid, message_type, &body, 2));
-            let _ = bodies::display_string(&body, &mut crate::clixml::Deserializer::default());
+            let _ = events::display_string(&body, &mut crate::clixml::Deserializer::default());
         }
     }
 }

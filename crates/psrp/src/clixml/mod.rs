@@ -24,6 +24,7 @@
 
 mod de;
 mod display;
+mod error;
 pub mod escape;
 #[cfg(feature = "json")]
 mod json;
@@ -32,7 +33,8 @@ mod scan;
 mod ser;
 mod value;
 
-pub use de::{ClixmlError, DeserializeLimits, Deserializer, ObjsReader, StreamValue, from_clixml};
+pub use de::{DeserializeLimits, Deserializer, ObjsReader, StreamValue, from_clixml};
+pub use error::ClixmlError;
 #[cfg(feature = "json")]
 pub use json::{JSON_DEPTH, JSON_NODE_BUDGET};
 pub use primitive::{

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::clixml::de::ClixmlError;
+use crate::clixml::error::ClixmlError;
 
 /// Byte classes: what a text or attribute value holds that its consumer must decode.
 pub(crate) mod class {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use uuid::Uuid;
 
-use crate::clixml::de::ClixmlError;
+use crate::clixml::error::ClixmlError;
 use crate::clixml::escape;
 use crate::clixml::primitive::{PsDateTime, PsDecimal, PsDuration, PsVersion, parse_float};
 use crate::clixml::value::PsValue;
