@@ -10,25 +10,8 @@ use crate::ops::{
     Receive, Reconnect, Send, Signal,
 };
 use crate::receive::{self, ReceiveLimits, ReceiveResponse};
+pub use crate::xml::Limits;
 use crate::xml::{self, Element, Writer};
-
-/// Limits on an envelope being read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest envelope accepted, in bytes. Default 16 MiB (Windows' own maximum is 512000 bytes; a server
-    /// should set this to its MaxEnvelopeSize).
-    pub max_envelope: usize,
-    /// The deepest element nesting accepted. Default 64.
-    pub max_depth: usize,
-    /// The most elements accepted in one envelope. Default 100 000.
-    pub max_elements: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_envelope: 16 << 20, max_depth: 64, max_elements: 100_000 }
-    }
-}
 
 /// The typed body of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
