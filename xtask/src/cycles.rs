@@ -4,16 +4,12 @@
 //! in code; comments are skipped). A module naming its own descendants (a `mod.rs` re-exporting its children) is
 //! structure, not dependence, and is left out, so the cycles found are between files none of which contains the
 //! other: two files that cannot be changed one at a time. Strongly connected components of two or more files are
-//! the cycles; [`KNOWN`] lists the ones being taken apart, and the check fails on any other cycle and on a listed
-//! one that no longer exists (so the list only shrinks).
+//! the cycles, and `cargo xtask ci` fails on any.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::{Result, root};
-
-/// Cycles that exist today and are being removed (crate, then the files of the cycle in sorted order).
-const KNOWN: &[(&str, &[&str])] = &[];
 
 /// A crate's module files: module path (`crate::a::b` as `["a", "b"]`) → file.
 fn modules(src: &Path) -> Result<BTreeMap<Vec<String>, PathBuf>> {
@@ -142,15 +138,9 @@ fn paths_after(code: &str, start: usize) -> Vec<Vec<String>> {
 }
 
 /// The module files `file` (module `module`) depends on.
-fn dependencies(
-    code: &str,
-    module: &[String],
-    is_mod_file: bool,
-    modules: &BTreeMap<Vec<String>, PathBuf>,
-) -> BTreeSet<Vec<String>> {
+/// `self::` and `super::` are relative to the file's module: `foo.rs` and `foo/mod.rs` are module `foo` alike.
+fn dependencies(code: &str, module: &[String], modules: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<String>> {
     let mut targets = BTreeSet::new();
-    // The module `self::` and `super::` are relative to: a `foo.rs` or `foo/mod.rs` file is module `foo` either way.
-    let _ = is_mod_file;
     for (keyword, base) in [("crate::", Vec::new()), ("super::", parent(module)), ("self::", module.to_vec())] {
         let mut from = 0;
         while let Some(found) = code[from..].find(keyword) {
@@ -271,8 +261,7 @@ pub fn find() -> Result<BTreeMap<String, Vec<Vec<String>>>> {
         let mut graph = BTreeMap::new();
         for (module, path) in &modules {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let is_mod_file = path.file_name().is_some_and(|n| n == "mod.rs");
-            graph.insert(module.clone(), dependencies(&code_of(&text), module, is_mod_file, &modules));
+            graph.insert(module.clone(), dependencies(&code_of(&text), module, &modules));
         }
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if std::env::var_os("XTASK_CYCLE_EDGES").is_some() {
@@ -295,37 +284,52 @@ pub fn find() -> Result<BTreeMap<String, Vec<Vec<String>>>> {
     Ok(all)
 }
 
-/// `cargo xtask cycles`: prints every cycle; fails on one not in [`KNOWN`] or a known one that is gone.
+/// `cargo xtask cycles`: prints every cycle and fails when there is one (`XTASK_CYCLE_EDGES=1` prints the edges).
 pub fn check() -> Result {
     let found = find()?;
-    let mut unexpected = Vec::new();
+    let mut all = Vec::new();
     for (name, cycles) in &found {
         for cycle in cycles {
-            let listed =
-                KNOWN.iter().any(|(c, files)| c == name && files.iter().copied().eq(cycle.iter().map(String::as_str)));
-            eprintln!("{} cycle in crates/{name}: {}", if listed { "known" } else { "NEW" }, cycle.join(" ↔ "));
-            if !listed {
-                unexpected.push(format!("crates/{name}: {}", cycle.join(", ")));
-            }
+            eprintln!("module cycle in crates/{name}: {}", cycle.join(" <-> "));
+            all.push(format!("crates/{name}: {}", cycle.join(", ")));
         }
     }
-    let gone: Vec<String> = KNOWN
-        .iter()
-        .filter(|(c, files)| {
-            !found.get(*c).is_some_and(|cycles| {
-                cycles.iter().any(|cycle| files.iter().copied().eq(cycle.iter().map(String::as_str)))
-            })
-        })
-        .map(|(c, files)| format!("crates/{c}: {}", files.join(", ")))
-        .collect();
-    if !unexpected.is_empty() {
-        return Err(format!("module cycles: {}", unexpected.join("; ")));
+    if all.is_empty() { Ok(()) } else { Err(format!("module cycles: {}", all.join("; "))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(path: &str) -> Vec<String> {
+        path.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
-    if !gone.is_empty() {
-        return Err(format!(
-            "cycles listed in xtask/src/cycles.rs KNOWN no longer exist (remove them): {}",
-            gone.join("; ")
-        ));
+
+    #[test]
+    fn use_trees_expand_to_every_path() {
+        let code = "use crate::{a::{B, c::D}, e};";
+        let start = code.find("crate::").unwrap() + "crate::".len();
+        let paths: Vec<String> = paths_after(code, start).iter().map(|p| p.join("::")).collect();
+        assert_eq!(paths, ["a::B", "a::c::D", "e"]);
     }
-    Ok(())
+
+    #[test]
+    fn comments_and_strings_do_not_count() {
+        let code = code_of("// crate::a\n/* crate::b */ let s = \"crate::c\"; crate::d::f();");
+        assert!(!code.contains("crate::a") && !code.contains("crate::b") && !code.contains("crate::c"));
+        assert!(code.contains("crate::d::f"));
+    }
+
+    #[test]
+    fn a_cycle_between_siblings_is_found_and_a_parent_naming_its_children_is_not() {
+        let modules: BTreeMap<Vec<String>, PathBuf> =
+            ["", "a", "b", "c"].iter().map(|m| (module(m), PathBuf::from(format!("{m}.rs")))).collect();
+        let mut graph = BTreeMap::new();
+        graph.insert(module(""), dependencies("pub use crate::a::X; pub use self::b::Y;", &module(""), &modules));
+        graph.insert(module("a"), dependencies("use super::b::Y; use crate::X;", &module("a"), &modules));
+        graph.insert(module("b"), dependencies("fn f() { crate::a::g() }", &module("b"), &modules));
+        graph.insert(module("c"), dependencies("use crate::a::X;", &module("c"), &modules));
+        assert!(graph[&module("")].is_empty(), "a parent naming its children is structure");
+        assert_eq!(cycles(&graph), vec![vec![module("a"), module("b")]]);
+    }
 }

@@ -1,7 +1,7 @@
 //! Project automation. `cargo xtask ci` is what CI runs: it installs what the tests need and runs every check.
 //!
 //! ```text
-//! cargo xtask ci                 install test peers, then fmt, clippy, all tests, fuzz smoke runs
+//! cargo xtask ci                 install test peers, then fmt, module cycles, clippy, all tests, fuzz smoke runs
 //! cargo xtask setup              only install: Debian packages, the Python venv, cargo-fuzz
 //! cargo xtask cycles             the module cycles of every crate (fails on one not being removed)
 //! cargo xtask fuzz [TARGET] [--seconds N]   fuzz one or every target (seeded from ../shared/fixtures)
@@ -70,6 +70,7 @@ fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
 fn ci() -> Result {
     step("setup", setup::all)?;
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    step("module cycles", cycles::check)?;
     step("clippy", || {
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
     })?;

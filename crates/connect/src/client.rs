@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pssession_psrp::DefragmenterLimits;
-use pssession_psrp::client::{ClientRunspacePool, RunspacePoolConfig};
+use pssession_psrp::client::RunspacePoolConfig;
 use pssession_wsman::duration::XsDuration;
 use pssession_wsman::enumeration::{EnumItem, Enumerate, Pull};
 use pssession_wsman::envelope::{Limits, Request, RequestBody, ResponseBody, parse_response};
-use pssession_wsman::fault::{FaultKind, WsmanFault};
+use pssession_wsman::fault::FaultKind;
 use pssession_wsman::header::{Header, option, resource};
-use pssession_wsman::ops::{CreateShell, Receive};
+use pssession_wsman::ops::Receive;
 use pssession_wsman::receive::ReceiveResponse;
 use pssession_wsman::transport::HttpTransport;
 use tokio::sync::Mutex;
@@ -22,11 +22,13 @@ use uuid::Uuid;
 
 use crate::authentication::{AuthenticationOptions, WinrmAuthenticator};
 use crate::error::Error;
+use crate::error::{map_fault, unexpected};
 use crate::exchange::{HttpExchange, WsmanExchange};
 use crate::ids::{IdPurpose, IdSource, RandomIds};
-use crate::options::{ConnectionTarget, MIN_IDLE_TIMEOUT, RESOURCE_URI_PREFIX, SessionOptions};
-use crate::session::{CommandInfo, Session, SessionFilter, SessionInfo, ShellInfo};
+use crate::listing::{CommandInfo, SessionFilter, SessionInfo, ShellInfo};
+use crate::options::{ConnectionTarget, RESOURCE_URI_PREFIX, SessionOptions};
 use crate::state::{Availability, SessionState};
+use crate::wire::id_text;
 
 /// The protocol version announced on Create (PowerShell 5.1–7.5).
 pub const PROTOCOL_VERSION: &str = "2.3";
@@ -224,38 +226,6 @@ impl Client {
         }
     }
 
-    /// Creates a session (New-PSSession): Create with ShellId = RunspacePool id and the Name attribute, then
-    /// Receive until the pool is Opened.
-    pub async fn new_session(&self, name: &str) -> Result<Session, Error> {
-        if let Some(idle) = self.inner.options.idle_timeout
-            && idle < MIN_IDLE_TIMEOUT
-        {
-            return Err(Error::InvalidIdleTimeout { requested: idle, maximum: None });
-        }
-        let pool_id = self.next_id(IdPurpose::RunspacePool);
-        let mut pool = ClientRunspacePool::new(pool_id, self.pool_config())?;
-        let creation = pool.creation_payload()?;
-        let mut shell = CreateShell::powershell(&id_text(pool_id), Some(name), creation);
-        shell.idle_timeout = self.inner.options.idle_timeout.map(xs_duration);
-        let resource_uri = self.inner.target.resource_uri();
-        let response = self
-            .call(
-                &resource_uri,
-                None,
-                &[(option::PROTOCOL_VERSION, PROTOCOL_VERSION, true)],
-                RequestBody::Create(shell),
-                None,
-            )
-            .await?;
-        let ResponseBody::Create(created) = response else { return Err(unexpected("CreateResponse")) };
-        let shell = created.shell.as_ref().map(ShellInfo::from_properties).unwrap_or_default();
-        let mut session = Session::new(self.clone(), pool, name.to_owned(), shell);
-        // Overflowing negotiation data goes with Send on the pool.
-        session.flush_pool_sends().await?;
-        session.wait_opened().await?;
-        Ok(session)
-    }
-
     /// Get-PSSession -ComputerName: the sessions on the endpoint that belong to this user, with their commands.
     /// Every returned session is `Disconnected` relative to this client; Availability says whether it can be
     /// connected (`None`) or is connected to some client (`Busy`).
@@ -358,38 +328,6 @@ impl Client {
         Ok(items)
     }
 
-    /// Connect-PSSession for a session found with [`Client::get_sessions`]: the pool Connect with connectXml
-    /// (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL with min = max = 1, as PowerShell sends for a PSSession), then a
-    /// Connect for every command the listing found (whatever its state; one the server no longer knows is
-    /// skipped), whose output [`Session::receive`] then collects.
-    ///
-    /// A session that is `Busy` is refused with PowerShell's message; Broken or Closed sessions cannot be connected.
-    pub async fn connect(&self, info: &SessionInfo) -> Result<Session, Error> {
-        match info.state {
-            SessionState::Broken | SessionState::Closed => {
-                return Err(Error::InvalidSessionState {
-                    name: info.name.clone(),
-                    operation: "connect",
-                    state: format!("{:?}", info.state),
-                });
-            }
-            SessionState::Opened | SessionState::Disconnected => {}
-        }
-        if info.availability == Availability::Busy {
-            return Err(Error::SessionBusy { name: info.name.clone() });
-        }
-        let pool = ClientRunspacePool::new(info.instance_id, self.pool_config())?;
-        let mut session = Session::new(self.clone(), pool, info.name.clone(), info.shell.clone());
-        session.connect_pool(1, 1).await?;
-        // Every enumerated command, whatever its CommandState, as PowerShell's GetRemoteRunspacePools does: a
-        // command reported Done may still hold output nobody received. One that ended and was released since the
-        // enumeration is simply gone.
-        for command in &info.commands {
-            session.connect_command(command.command_id).await?;
-        }
-        Ok(session)
-    }
-
     /// The endpoint's MaxEnvelopeSize in bytes, read from the WinRM configuration (`Get` on
     /// `…/wsman/1/config`, what pypsrp's `update_max_payload_size` does); `None` when the server does not say.
     pub async fn server_max_envelope_size(&self) -> Result<Option<usize>, Error> {
@@ -441,36 +379,4 @@ pub struct SkippedSession {
     pub name: String,
     /// Why: the server's fault.
     pub reason: String,
-}
-
-/// A ShellId/CommandId as WS-Man carries it: upper case (PowerShell: "wsman is case sensitive wrt shellId").
-pub(crate) fn id_text(id: Uuid) -> String {
-    id.hyphenated().to_string().to_uppercase()
-}
-
-/// A duration as `xs:duration`.
-pub(crate) fn xs_duration(duration: Duration) -> XsDuration {
-    XsDuration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// The error for a response of the wrong kind.
-pub(crate) fn unexpected(expected: &str) -> Error {
-    Error::MalformedResponse(format!("expected a {expected}"))
-}
-
-/// Turns the faults with a PowerShell meaning into their specific errors.
-pub(crate) fn map_fault(error: Error, instance_id: Uuid, name: &str) -> Error {
-    let Error::Fault(fault) = error else { return error };
-    match fault.kind() {
-        FaultKind::InvalidSelectors => Error::SessionNotFound { instance_id },
-        FaultKind::ConnectedToDifferentClient => Error::SessionBusy { name: name.to_owned() },
-        FaultKind::ShellDisconnected => Error::SessionDisconnected { name: name.to_owned() },
-        FaultKind::ClientSessionIdMismatch => Error::ClientSessionMismatch { name: name.to_owned() },
-        _ => Error::Fault(fault),
-    }
-}
-
-/// Whether a fault says the shell is held by another client session (Reconnect falls back to Connect then).
-pub(crate) fn held_elsewhere(fault: &WsmanFault) -> bool {
-    matches!(fault.kind(), FaultKind::ConnectedToDifferentClient | FaultKind::ClientSessionIdMismatch)
 }

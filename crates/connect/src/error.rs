@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use pssession_psrp::client::{ClientError, RemoteError};
+use pssession_wsman::fault::FaultKind;
 pub use pssession_wsman::fault::WsmanFault;
 use pssession_wsman::transport::TransportError;
 use uuid::Uuid;
@@ -200,6 +201,28 @@ impl From<ClientError> for Error {
     fn from(e: ClientError) -> Self {
         Error::Protocol(e)
     }
+}
+
+/// The error for a response of the wrong kind.
+pub(crate) fn unexpected(expected: &str) -> Error {
+    Error::MalformedResponse(format!("expected a {expected}"))
+}
+
+/// Turns the faults with a PowerShell meaning into their specific errors.
+pub(crate) fn map_fault(error: Error, instance_id: Uuid, name: &str) -> Error {
+    let Error::Fault(fault) = error else { return error };
+    match fault.kind() {
+        FaultKind::InvalidSelectors => Error::SessionNotFound { instance_id },
+        FaultKind::ConnectedToDifferentClient => Error::SessionBusy { name: name.to_owned() },
+        FaultKind::ShellDisconnected => Error::SessionDisconnected { name: name.to_owned() },
+        FaultKind::ClientSessionIdMismatch => Error::ClientSessionMismatch { name: name.to_owned() },
+        _ => Error::Fault(fault),
+    }
+}
+
+/// Whether a fault says the shell is held by another client session (Reconnect falls back to Connect then).
+pub(crate) fn held_elsewhere(fault: &WsmanFault) -> bool {
+    matches!(fault.kind(), FaultKind::ConnectedToDifferentClient | FaultKind::ClientSessionIdMismatch)
 }
 
 #[cfg(test)]

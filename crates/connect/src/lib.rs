@@ -26,19 +26,22 @@ pub mod error;
 pub mod exchange;
 pub mod fanout;
 pub mod ids;
+mod listing;
 pub mod options;
 mod session;
 pub mod state;
+mod wire;
 
 pub use client::{Client, MAX_ENUMERATION_PAGES, PROTOCOL_VERSION, SessionListing, SkippedSession};
 pub use error::Error;
 pub use exchange::WsmanExchange;
 pub use ids::{FixedIds, IdPurpose, IdSource, RandomIds};
+pub use listing::{CommandInfo, SessionFilter, SessionInfo, ShellInfo, wildcard_match};
 pub use options::{ConnectionNotice, ConnectionObserver, ConnectionTarget, OutputBufferingMode, SessionOptions};
 pub use pssession_psrp as psrp;
 pub use pssession_psrp::client::{PipelineEvent, PipelineSpec, PsInvocationState};
 pub use pssession_wsman::fault::{FaultKind, WsmanFault};
-pub use session::{CommandInfo, PipelineOutput, Session, SessionFilter, SessionInfo, ShellInfo, wildcard_match};
+pub use session::{PipelineOutput, Session};
 pub use state::{Availability, SessionState};
 
 /// The README's example, compiled as a doctest.

@@ -21,170 +21,29 @@ use pssession_psrp::session_key::SecretText;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::client::{Client, held_elsewhere, id_text, map_fault, unexpected, xs_duration};
+use crate::client::{Client, PROTOCOL_VERSION};
 use crate::delivery::{Delivery, OutputLoss};
 use crate::error::Error;
+use crate::error::{held_elsewhere, map_fault, unexpected};
+use crate::ids::IdPurpose;
+use crate::listing::{CommandInfo, SessionFilter, SessionInfo, ShellInfo};
 use crate::options::{ConnectionNotice, MIN_IDLE_TIMEOUT, OutputBufferingMode};
 pub use crate::state::{Availability, SessionState};
+use crate::wire::{id_text, xs_duration};
 use pssession_wsman::envelope::{RequestBody, ResponseBody};
 use pssession_wsman::fault::FaultKind;
 use pssession_wsman::header::Header;
-use pssession_wsman::ops::{CommandLine, Connect, Disconnect, Reconnect, Send, Signal, SignalCode};
+use pssession_wsman::header::option;
+use pssession_wsman::ops::{CommandLine, Connect, CreateShell, Disconnect, Reconnect, Send, Signal, SignalCode};
 use pssession_wsman::receive::ReceiveResponse;
-use pssession_wsman::shell::{BufferMode, ShellProperties, ShellState};
+use pssession_wsman::shell::BufferMode;
 use pssession_wsman::transport::TransportError;
-
-/// What the server reports about a session's shell (Create, Get, Enumerate).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShellInfo {
-    /// ShellId.
-    pub shell_id: Option<Uuid>,
-    /// Name.
-    pub name: Option<String>,
-    /// ResourceUri.
-    pub resource_uri: Option<String>,
-    /// Owner.
-    pub owner: Option<String>,
-    /// ClientIP.
-    pub client_ip: Option<String>,
-    /// State (`Connected`, `Disconnected`).
-    pub state: Option<String>,
-    /// IdleTimeOut.
-    pub idle_timeout: Option<Duration>,
-    /// MaxIdleTimeOut.
-    pub max_idle_timeout: Option<Duration>,
-    /// BufferMode.
-    pub buffer_mode: Option<String>,
-    /// ShellInactivity.
-    pub shell_inactivity: Option<Duration>,
-    /// ShellRunTime.
-    pub shell_run_time: Option<Duration>,
-    /// Locale.
-    pub locale: Option<String>,
-    /// DataLocale.
-    pub data_locale: Option<String>,
-}
-
-impl ShellInfo {
-    /// What this library keeps of the shell properties the server reported.
-    pub fn from_properties(properties: &ShellProperties) -> Self {
-        let duration = |d: Option<pssession_wsman::duration::XsDuration>| d.map(|d| d.to_std());
-        ShellInfo {
-            shell_id: Uuid::parse_str(properties.shell_id.trim()).ok(),
-            name: properties.name.clone(),
-            resource_uri: properties.resource_uri.clone(),
-            owner: properties.owner.clone(),
-            client_ip: properties.client_ip.clone(),
-            state: properties.state.as_ref().map(|s| match s {
-                ShellState::Connected => "Connected".to_owned(),
-                ShellState::Disconnected => "Disconnected".to_owned(),
-                other => other.as_str().to_owned(),
-            }),
-            idle_timeout: duration(properties.idle_timeout),
-            max_idle_timeout: duration(properties.max_idle_timeout),
-            buffer_mode: properties.buffer_mode.map(|m| m.as_str().to_owned()),
-            shell_inactivity: duration(properties.shell_inactivity),
-            shell_run_time: duration(properties.shell_run_time),
-            locale: properties.locale.clone(),
-            data_locale: properties.data_locale.clone(),
-        }
-    }
-}
-
-/// A command (pipeline) of a session, as a command enumeration reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandInfo {
-    /// CommandId.
-    pub command_id: Uuid,
-    /// CommandLine.
-    pub command_line: String,
-    /// CommandState (`Running`, `Done`, …).
-    pub state: String,
-}
 
 /// OperationTimeout of a keep-alive Receive.
 pub const KEEP_ALIVE_WAIT: Duration = Duration::from_secs(1);
 
 /// Longest the pool Receive after a Connect waits for APPLICATION_PRIVATE_DATA.
 pub const POST_CONNECT_RECEIVE_WAIT: Duration = Duration::from_secs(5);
-
-/// A session as Get-PSSession -ComputerName reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// InstanceId (= ShellId = RunspacePool id).
-    pub instance_id: Uuid,
-    /// Name.
-    pub name: String,
-    /// The computer, as the client named it.
-    pub computer_name: String,
-    /// ConfigurationName (without the prefix).
-    pub configuration_name: String,
-    /// State relative to this client.
-    pub state: SessionState,
-    /// Availability.
-    pub availability: Availability,
-    /// What the server reported about the shell.
-    pub shell: ShellInfo,
-    /// Commands (pipelines) of the session.
-    pub commands: Vec<CommandInfo>,
-}
-
-/// Which sessions Get-PSSession returns (`-Name`, `-InstanceId`, `-ConfigurationName`, `-State`). Empty lists
-/// match everything; names may use the `*` and `?` wildcards and ignore case, like PowerShell's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionFilter {
-    /// Names (wildcards allowed). A session without a name (one made by another tool) matches none, not even `*`.
-    pub names: Vec<String>,
-    /// InstanceIds.
-    pub instance_ids: Vec<Uuid>,
-    /// Configuration names (wildcards allowed; the `http://schemas.microsoft.com/powershell/` prefix is optional).
-    pub configuration_names: Vec<String>,
-    /// State wanted (`-State`). Sessions listed from a computer are all `Disconnected` relative to this client, so
-    /// any other state selects none of them.
-    pub state: Option<SessionState>,
-    /// Availability wanted (`None` = connectable, `Busy` = connected to another client).
-    pub availability: Option<Availability>,
-}
-
-impl SessionFilter {
-    /// Whether `info` passes the filter.
-    pub fn matches(&self, info: &SessionInfo) -> bool {
-        (self.names.is_empty() || (!info.name.is_empty() && self.names.iter().any(|n| wildcard_match(n, &info.name))))
-            && (self.instance_ids.is_empty() || self.instance_ids.contains(&info.instance_id))
-            && (self.configuration_names.is_empty()
-                || self.configuration_names.iter().any(|c| {
-                    let c = c.strip_prefix(crate::options::RESOURCE_URI_PREFIX).unwrap_or(c);
-                    wildcard_match(c, &info.configuration_name)
-                }))
-            && self.state.is_none_or(|s| s == info.state)
-            && self.availability.is_none_or(|a| a == info.availability)
-    }
-}
-
-/// PowerShell-style wildcard matching (`*`, `?`), ignoring ASCII case.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
 
 /// One event of one pipeline, as Receive-PSSession hands it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -1252,6 +1111,74 @@ impl Session {
     }
 }
 
+/// The Client operations that make a [`Session`]: here rather than in `client.rs`, so that the client (transport,
+/// listing) does not depend on the session and the session only on the client.
+impl Client {
+    /// Creates a session (New-PSSession): Create with ShellId = RunspacePool id and the Name attribute, then
+    /// Receive until the pool is Opened.
+    pub async fn new_session(&self, name: &str) -> Result<Session, Error> {
+        if let Some(idle) = self.inner.options.idle_timeout
+            && idle < MIN_IDLE_TIMEOUT
+        {
+            return Err(Error::InvalidIdleTimeout { requested: idle, maximum: None });
+        }
+        let pool_id = self.next_id(IdPurpose::RunspacePool);
+        let mut pool = ClientRunspacePool::new(pool_id, self.pool_config())?;
+        let creation = pool.creation_payload()?;
+        let mut shell = CreateShell::powershell(&id_text(pool_id), Some(name), creation);
+        shell.idle_timeout = self.inner.options.idle_timeout.map(xs_duration);
+        let resource_uri = self.inner.target.resource_uri();
+        let response = self
+            .call(
+                &resource_uri,
+                None,
+                &[(option::PROTOCOL_VERSION, PROTOCOL_VERSION, true)],
+                RequestBody::Create(shell),
+                None,
+            )
+            .await?;
+        let ResponseBody::Create(created) = response else { return Err(unexpected("CreateResponse")) };
+        let shell = created.shell.as_ref().map(ShellInfo::from_properties).unwrap_or_default();
+        let mut session = Session::new(self.clone(), pool, name.to_owned(), shell);
+        // Overflowing negotiation data goes with Send on the pool.
+        session.flush_pool_sends().await?;
+        session.wait_opened().await?;
+        Ok(session)
+    }
+
+    /// Connect-PSSession for a session found with [`Client::get_sessions`]: the pool Connect with connectXml
+    /// (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL with min = max = 1, as PowerShell sends for a PSSession), then a
+    /// Connect for every command the listing found (whatever its state; one the server no longer knows is
+    /// skipped), whose output [`Session::receive`] then collects.
+    ///
+    /// A session that is `Busy` is refused with PowerShell's message; Broken or Closed sessions cannot be connected.
+    pub async fn connect(&self, info: &SessionInfo) -> Result<Session, Error> {
+        match info.state {
+            SessionState::Broken | SessionState::Closed => {
+                return Err(Error::InvalidSessionState {
+                    name: info.name.clone(),
+                    operation: "connect",
+                    state: format!("{:?}", info.state),
+                });
+            }
+            SessionState::Opened | SessionState::Disconnected => {}
+        }
+        if info.availability == Availability::Busy {
+            return Err(Error::SessionBusy { name: info.name.clone() });
+        }
+        let pool = ClientRunspacePool::new(info.instance_id, self.pool_config())?;
+        let mut session = Session::new(self.clone(), pool, info.name.clone(), info.shell.clone());
+        session.connect_pool(1, 1).await?;
+        // Every enumerated command, whatever its CommandState, as PowerShell's GetRemoteRunspacePools does: a
+        // command reported Done may still hold output nobody received. One that ended and was released since the
+        // enumeration is simply gone.
+        for command in &info.commands {
+            session.connect_command(command.command_id).await?;
+        }
+        Ok(session)
+    }
+}
+
 /// Whether an InvalidSelectors fault on a command Receive is about the command rather than the shell: Windows names
 /// the ShellId in the text of an unknown shell (in any language), never in that of an unknown command.
 fn command_unknown(fault: &pssession_wsman::fault::WsmanFault, shell_id: Uuid) -> bool {
@@ -1260,49 +1187,4 @@ fn command_unknown(fault: &pssession_wsman::fault::WsmanFault, shell_id: Uuid) -
     fault.kind() == FaultKind::InvalidSelectors
         && !fault.message.as_deref().is_some_and(names_shell)
         && !names_shell(fault.text())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_like_powershell() {
-        assert!(wildcard_match("IT*", "ITTask"));
-        assert!(wildcard_match("*task", "ITTask"));
-        assert!(wildcard_match("I?T*k", "ITTask"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("IT", "ITTask"));
-        assert!(!wildcard_match("?", ""));
-    }
-
-    #[test]
-    fn filters_like_get_pssession() {
-        let info = SessionInfo {
-            instance_id: Uuid::from_u128(5),
-            name: "ITTask".to_owned(),
-            computer_name: "s".to_owned(),
-            configuration_name: "ITTasks".to_owned(),
-            state: SessionState::Disconnected,
-            availability: Availability::Busy,
-            shell: ShellInfo::default(),
-            commands: Vec::new(),
-        };
-        assert!(SessionFilter::default().matches(&info));
-        let f = |filter: SessionFilter| filter.matches(&info);
-        assert!(f(SessionFilter {
-            configuration_names: vec!["http://schemas.microsoft.com/powershell/IT*".to_owned()],
-            ..Default::default()
-        }));
-        assert!(!f(SessionFilter {
-            configuration_names: vec!["Microsoft.PowerShell".to_owned()],
-            ..Default::default()
-        }));
-        assert!(f(SessionFilter { instance_ids: vec![Uuid::from_u128(5)], ..Default::default() }));
-        assert!(!f(SessionFilter { instance_ids: vec![Uuid::from_u128(6)], ..Default::default() }));
-        assert!(f(SessionFilter { state: Some(SessionState::Disconnected), ..Default::default() }));
-        assert!(!f(SessionFilter { state: Some(SessionState::Opened), ..Default::default() }));
-        assert!(!f(SessionFilter { availability: Some(Availability::None), ..Default::default() }));
-        assert!(f(SessionFilter { names: vec!["x".to_owned(), "itt?sk".to_owned()], ..Default::default() }));
-    }
 }

@@ -8,11 +8,10 @@ use super::event::{
     ErrorCategory, ErrorRecord, InformationRecord, InformationalRecord, PipelineEvent, ProgressRecord,
     ProgressRecordType,
 };
-use super::interp::{Processor, invoke_block};
 use super::jobs::{Job, JobState};
 use super::runtime::{
-    ActionPreference, BoxFut, Collector, Ctx, Emit, EventTarget, Flow, Frame, Invocation, OutputSink, RunspaceState,
-    TargetSink,
+    ActionPreference, BoxFut, Collector, Ctx, Emit, EventTarget, Flow, Frame, Invocation, OutputSink, Processor,
+    RunspaceState, TargetSink,
 };
 use super::value::{self, MAX_STRING_LEN, ScriptBlockValue, Value};
 
@@ -180,6 +179,14 @@ builtins! {
 /// Whether a command is the engine's own (not a PowerShell cmdlet).
 pub(crate) fn is_own_command(name: &str) -> bool {
     Builtin::lookup(name).is_some_and(|b| b.module() == "PSSession")
+}
+
+/// `Microsoft.PowerShell.Commands.WriteOutputCommand` for `Write-Output`.
+pub(crate) fn command_class_name(name: &str) -> String {
+    let compact: String = name.chars().filter(|c| *c != '-').collect();
+    let namespace =
+        if super::builtins::is_own_command(name) { "PSSession.Commands" } else { "Microsoft.PowerShell.Commands" };
+    format!("{namespace}.{compact}Command")
 }
 
 impl Builtin {
@@ -665,7 +672,7 @@ async fn run_simple(
             }
             for pattern in patterns.unwrap_or_default() {
                 if !pattern.contains(['*', '?', '[']) && Builtin::lookup(&pattern).is_none() {
-                    let mut record = super::interp::command_not_found(&pattern, inv.info.clone());
+                    let mut record = ErrorRecord::command_not_found(&pattern, inv.info.clone());
                     record.fully_qualified_error_id =
                         "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand".into();
                     record.activity = "Get-Command".into();
@@ -814,8 +821,8 @@ async fn start_job(bound: &Bound, ctx: &Ctx, inv: &Invocation, out: &mut dyn Out
                 )));
             };
             let source: Arc<str> = Arc::from(text);
-            let script = super::parser::parse_script(&source)
-                .map_err(|e| Flow::statement(super::interp::parse_error_record(&e)))?;
+            let script =
+                super::parser::parse_script(&source).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
             let block = Arc::new(ScriptBlockValue {
                 ast: super::parser::ScriptBlockAst { text: text.to_string(), body: script },
                 source,
@@ -841,17 +848,24 @@ async fn start_job(bound: &Bound, ctx: &Ctx, inv: &Invocation, out: &mut dyn Out
         config.job_output_limit,
         config.clock.now_ticks(),
     );
-    spawn_job(config, job.clone(), block, args);
+    spawn_job(config, ctx.rs.invoker, job.clone(), block, args);
     out.write(job.to_value()).await
 }
 
-fn spawn_job(config: Arc<super::EngineConfig>, job: Arc<Job>, block: Arc<ScriptBlockValue>, args: Vec<Value>) {
+fn spawn_job(
+    config: Arc<super::EngineConfig>,
+    invoker: super::runtime::BlockInvoker,
+    job: Arc<Job>,
+    block: Arc<ScriptBlockValue>,
+    args: Vec<Value>,
+) {
     tokio::spawn(async move {
-        let job_ctx = Ctx { rs: Arc::new(RunspaceState::new(config.clone())), target: EventTarget::Job(job.clone()) };
+        let job_ctx =
+            Ctx { rs: Arc::new(RunspaceState::new(config.clone(), invoker)), target: EventTarget::Job(job.clone()) };
         let root = Frame::root(block.source.clone());
         let run = async {
             let mut sink = TargetSink { ctx: &job_ctx };
-            invoke_block(&job_ctx, &root, &block, vec![("args".into(), Value::array(args))], &mut sink).await
+            job_ctx.invoke_block(&root, &block, vec![("args".into(), Value::array(args))], &mut sink).await
         };
         let result = tokio::select! {
             result = run => Some(result),
@@ -877,7 +891,7 @@ async fn select_jobs(
     command: &str,
 ) -> Result<Vec<Arc<Job>>, Flow> {
     let table = &ctx.rs.jobs;
-    let class = super::runtime::command_class_name(command);
+    let class = command_class_name(command);
     let mut selected: Vec<Arc<Job>> = Vec::new();
     let mut push = |job: Arc<Job>| {
         if !selected.iter().any(|j| j.id == job.id) {
@@ -1223,7 +1237,7 @@ impl Processor for ForEach {
     ) -> BoxFut<'a, Result<(), Flow>> {
         Box::pin(async move {
             match &self.begin {
-                Some(block) => invoke_block(ctx, &inv.frame, block, Vec::new(), out).await,
+                Some(block) => ctx.invoke_block(&inv.frame, block, Vec::new(), out).await,
                 None => Ok(()),
             }
         })
@@ -1248,7 +1262,7 @@ impl Processor for ForEach {
                 return Ok(());
             }
             for block in &self.process {
-                invoke_block(ctx, &inv.frame, block, vec![("_".into(), item.clone())], out).await?;
+                ctx.invoke_block(&inv.frame, block, vec![("_".into(), item.clone())], out).await?;
             }
             Ok(())
         })
@@ -1262,7 +1276,7 @@ impl Processor for ForEach {
     ) -> BoxFut<'a, Result<(), Flow>> {
         Box::pin(async move {
             match &self.end {
-                Some(block) => invoke_block(ctx, &inv.frame, block, Vec::new(), out).await,
+                Some(block) => ctx.invoke_block(&inv.frame, block, Vec::new(), out).await,
                 None => Ok(()),
             }
         })
@@ -1292,7 +1306,7 @@ impl Processor for Where {
             let keep = match &self.filter {
                 WhereFilter::Script(block) => {
                     let mut collector = Collector::default();
-                    invoke_block(ctx, &inv.frame, block, vec![("_".into(), item.clone())], &mut collector).await?;
+                    ctx.invoke_block(&inv.frame, block, vec![("_".into(), item.clone())], &mut collector).await?;
                     collector.into_value().is_truthy()
                 }
                 WhereFilter::Compare { property, operator, value } => {

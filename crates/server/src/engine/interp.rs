@@ -10,7 +10,9 @@ use super::parser::{
     self, BinaryOp, CommandCall, CommandElement, CommandName, Expr, Extent, Literal, Pipeline, PipelineElement, Script,
     StatementKind, StringPart, UnaryOp,
 };
-use super::runtime::{ActionPreference, BoxFut, Collector, Ctx, Flow, Frame, Invocation, OutputSink, Preferences};
+use super::runtime::{
+    ActionPreference, BoxFut, Collector, Ctx, Flow, Frame, Invocation, OutputSink, Preferences, Processor,
+};
 use super::spec::{CommandSpec, MergeSettings, PipelineSpec};
 use super::value::{self, MAX_COLLECTION_LEN, OpError, ScriptBlockValue, Value};
 
@@ -22,38 +24,6 @@ static NEXT_STAGE_ID: AtomicU64 = AtomicU64::new(1);
 
 fn next_stage_id() -> u64 {
     NEXT_STAGE_ID.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A command ready to run in a pipeline.
-pub(crate) trait Processor: Send {
-    /// Before any input.
-    fn begin<'a>(
-        &'a mut self,
-        _ctx: &'a Ctx,
-        _inv: &'a Invocation,
-        _out: &'a mut dyn OutputSink,
-    ) -> BoxFut<'a, Result<(), Flow>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    /// Once per input object; once with `None` when the command is first in a pipeline without input.
-    fn process<'a>(
-        &'a mut self,
-        ctx: &'a Ctx,
-        inv: &'a Invocation,
-        input: Option<Value>,
-        out: &'a mut dyn OutputSink,
-    ) -> BoxFut<'a, Result<(), Flow>>;
-
-    /// After the last input.
-    fn end<'a>(
-        &'a mut self,
-        _ctx: &'a Ctx,
-        _inv: &'a Invocation,
-        _out: &'a mut dyn OutputSink,
-    ) -> BoxFut<'a, Result<(), Flow>> {
-        Box::pin(async { Ok(()) })
-    }
 }
 
 /// One stage of a pipeline.
@@ -221,7 +191,7 @@ async fn spec_stage(
     };
     if command.is_script {
         let source: Arc<str> = Arc::from(command.command.as_str());
-        let script = parser::parse_script(&source).map_err(|e| Flow::terminate(parse_error_record(&e)))?;
+        let script = parser::parse_script(&source).map_err(|e| Flow::terminate(ErrorRecord::parse_error(&e)))?;
         let block = Arc::new(ScriptBlockValue {
             ast: parser::ScriptBlockAst { text: command.command.clone(), body: script },
             source,
@@ -250,14 +220,14 @@ async fn resolve_stage(
     }
     if let Some(text) = ctx.rs.config.stored_script(name) {
         let source: Arc<str> = Arc::from(text);
-        let script = parser::parse_script(&source).map_err(|e| Flow::statement(parse_error_record(&e)))?;
+        let script = parser::parse_script(&source).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
         let block =
             Arc::new(ScriptBlockValue { ast: parser::ScriptBlockAst { text: text.to_string(), body: script }, source });
         info.my_command = name.to_string();
         let inv = make_invocation(ctx, frame, name.to_string(), info, merge, Default::default());
         return Ok(Stage { processor: Box::new(ScriptProcessor::new(block, args)), inv });
     }
-    Err(Flow::statement(command_not_found(name, info)))
+    Err(Flow::statement(ErrorRecord::command_not_found(name, info)))
 }
 
 fn make_invocation(
@@ -284,45 +254,8 @@ fn make_invocation(
     if let Some(p) = common.information_action {
         prefs.information = p;
     }
-    Invocation { name, info, merge, prefs, frame: frame.clone(), stage_id: next_stage_id() }
-}
-
-/// PowerShell's record for an unknown command.
-pub(crate) fn command_not_found(name: &str, info: InvocationInfo) -> ErrorRecord {
-    let mut record = ErrorRecord::new(
-        format!(
-            "The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program. \
-             Check the spelling of the name, or if a path was included, verify that the path is correct and try again."
-        ),
-        "System.Management.Automation.CommandNotFoundException",
-        "CommandNotFoundException",
-        ErrorCategory::ObjectNotFound,
-    );
-    record.target_name = name.to_string();
-    record.target_type = "String".to_string();
-    record.target_object = Some(Value::string(name).clone());
-    record.invocation = Some(InvocationInfo { my_command: String::new(), ..info });
-    record
-}
-
-/// PowerShell's record for a script that does not parse (its message, like `ParseException.Message`, starts
-/// with the position).
-pub(crate) fn parse_error_record(error: &parser::ParseError) -> ErrorRecord {
-    let mut record = ErrorRecord::new(
-        format!("{}\n{}", error.position_message(), error.message),
-        "System.Management.Automation.ParseException",
-        error.error_id,
-        ErrorCategory::ParserError,
-    );
-    record.reason = "ParseException".to_string();
-    record.invocation = Some(InvocationInfo {
-        script_line_number: error.line as i32,
-        offset_in_line: error.column as i32,
-        line: error.line_text.clone(),
-        position_message: error.position_message(),
-        ..InvocationInfo::default()
-    });
-    record
+    let class = builtins::command_class_name(&name);
+    Invocation { name, class, info, merge, prefs, frame: frame.clone(), stage_id: next_stage_id() }
 }
 
 /// `RuntimeException` for a failing operator.
@@ -496,6 +429,17 @@ pub(crate) async fn collect_pipeline(ctx: &Ctx, frame: &Arc<Frame>, pipeline: &P
 }
 
 /// Runs a script block with extra locals, writing to `out`.
+/// [`invoke_block`] as the runspace's [`super::runtime::BlockInvoker`], through which built-ins run blocks.
+pub(crate) fn invoke_block_boxed<'a>(
+    ctx: &'a Ctx,
+    parent: &'a Arc<Frame>,
+    block: &'a ScriptBlockValue,
+    locals: Vec<(String, Value)>,
+    out: &'a mut dyn OutputSink,
+) -> BoxFut<'a, Result<(), Flow>> {
+    Box::pin(invoke_block(ctx, parent, block, locals, out))
+}
+
 pub(crate) async fn invoke_block(
     ctx: &Ctx,
     parent: &Arc<Frame>,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
 use super::StopSignal;
-use super::runtime::Emit;
+use super::emit::Emit;
 use super::value::Value;
 
 /// `System.Management.Automation.JobState`.

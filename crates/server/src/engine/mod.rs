@@ -50,6 +50,7 @@ pub mod value;
 pub mod version;
 
 mod builtins;
+mod emit;
 mod interp;
 mod jobs;
 mod process;
@@ -273,7 +274,9 @@ impl BuiltinEngine {
 
 impl Engine for BuiltinEngine {
     fn open_runspace(&self) -> Arc<dyn Runspace> {
-        Arc::new(BuiltinRunspace { state: Arc::new(runtime::RunspaceState::new(self.config.clone())) })
+        Arc::new(BuiltinRunspace {
+            state: Arc::new(runtime::RunspaceState::new(self.config.clone(), interp::invoke_block_boxed)),
+        })
     }
 
     fn ps_version_table(&self) -> Value {

@@ -2,10 +2,49 @@
 
 use std::sync::Arc;
 
-use super::event::{ErrorRecord, InformationRecord, InformationalRecord, InvocationInfo, PipelineEvent};
+use super::event::{ErrorCategory, ErrorRecord, InformationRecord, InformationalRecord, InvocationInfo, PipelineEvent};
+use super::parser::ParseError;
 use super::value::{Object, Value};
 
 impl ErrorRecord {
+    /// PowerShell's record for an unknown command.
+    pub(crate) fn command_not_found(name: &str, info: InvocationInfo) -> ErrorRecord {
+        let mut record = ErrorRecord::new(
+            format!(
+                "The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program. \
+                 Check the spelling of the name, or if a path was included, verify that the path is correct and try again."
+            ),
+            "System.Management.Automation.CommandNotFoundException",
+            "CommandNotFoundException",
+            ErrorCategory::ObjectNotFound,
+        );
+        record.target_name = name.to_string();
+        record.target_type = "String".to_string();
+        record.target_object = Some(Value::string(name).clone());
+        record.invocation = Some(InvocationInfo { my_command: String::new(), ..info });
+        record
+    }
+
+    /// PowerShell's record for a script that does not parse (its message, like `ParseException.Message`, starts
+    /// with the position).
+    pub(crate) fn parse_error(error: &ParseError) -> ErrorRecord {
+        let mut record = ErrorRecord::new(
+            format!("{}\n{}", error.position_message(), error.message),
+            "System.Management.Automation.ParseException",
+            error.error_id,
+            ErrorCategory::ParserError,
+        );
+        record.reason = "ParseException".to_string();
+        record.invocation = Some(InvocationInfo {
+            script_line_number: error.line as i32,
+            offset_in_line: error.column as i32,
+            line: error.line_text.clone(),
+            position_message: error.position_message(),
+            ..InvocationInfo::default()
+        });
+        record
+    }
+
     /// The record as an `ErrorRecord` object with the properties PowerShell serializes for it (the
     /// `ErrorCategory_*` and `InvocationInfo` fields flattened, `SerializeExtendedInfo`).
     pub fn to_value(&self) -> Value {

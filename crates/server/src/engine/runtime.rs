@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
 use super::EngineConfig;
+pub(crate) use super::emit::Emit;
 use super::event::{ErrorRecord, InvocationInfo, PipelineEvent};
 use super::jobs::{Job, JobTable};
 use super::spec::MergeSettings;
-use super::value::{MAX_COLLECTION_LEN, Value};
+use super::value::{MAX_COLLECTION_LEN, ScriptBlockValue, Value};
 
 /// A boxed, sendable future (the engine's recursion goes through these).
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -36,19 +37,6 @@ impl Flow {
 
     pub fn terminate(record: ErrorRecord) -> Flow {
         Flow::Terminate(Box::new(record))
-    }
-}
-
-/// What reaches an event target: an output object (still a run-time value) or a record.
-#[derive(Debug, Clone)]
-pub(crate) enum Emit {
-    Output(Value),
-    Record(Box<PipelineEvent>),
-}
-
-impl Emit {
-    pub fn record(event: PipelineEvent) -> Emit {
-        Emit::Record(Box::new(event))
     }
 }
 
@@ -136,11 +124,22 @@ pub(crate) struct RunspaceState {
     pub config: Arc<EngineConfig>,
     variables: Mutex<HashMap<String, Value>>,
     pub jobs: Arc<JobTable>,
+    /// How script blocks run: the interpreter's, handed in so that built-ins need not know the interpreter.
+    pub invoker: BlockInvoker,
 }
 
+/// Runs a script block with `locals` in a child frame of `parent` (the interpreter's `invoke_block`).
+pub(crate) type BlockInvoker = for<'a> fn(
+    &'a Ctx,
+    &'a Arc<Frame>,
+    &'a ScriptBlockValue,
+    Vec<(String, Value)>,
+    &'a mut dyn OutputSink,
+) -> BoxFut<'a, Result<(), Flow>>;
+
 impl RunspaceState {
-    pub fn new(config: Arc<EngineConfig>) -> RunspaceState {
-        RunspaceState { config, variables: Mutex::new(HashMap::new()), jobs: Arc::new(JobTable::default()) }
+    pub fn new(config: Arc<EngineConfig>, invoker: BlockInvoker) -> RunspaceState {
+        RunspaceState { config, variables: Mutex::new(HashMap::new()), jobs: Arc::new(JobTable::default()), invoker }
     }
 
     fn vars(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
@@ -160,6 +159,51 @@ impl RunspaceState {
 pub(crate) struct Ctx {
     pub rs: Arc<RunspaceState>,
     pub target: EventTarget,
+}
+
+impl Ctx {
+    /// Runs `block` with `locals` in a child frame of `parent`, its output into `out`.
+    pub fn invoke_block<'a>(
+        &'a self,
+        parent: &'a Arc<Frame>,
+        block: &'a ScriptBlockValue,
+        locals: Vec<(String, Value)>,
+        out: &'a mut dyn OutputSink,
+    ) -> BoxFut<'a, Result<(), Flow>> {
+        (self.rs.invoker)(self, parent, block, locals, out)
+    }
+}
+
+/// A command ready to run in a pipeline.
+pub(crate) trait Processor: Send {
+    /// Before any input.
+    fn begin<'a>(
+        &'a mut self,
+        _ctx: &'a Ctx,
+        _inv: &'a Invocation,
+        _out: &'a mut dyn OutputSink,
+    ) -> BoxFut<'a, Result<(), Flow>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Once per input object; once with `None` when the command is first in a pipeline without input.
+    fn process<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        inv: &'a Invocation,
+        input: Option<Value>,
+        out: &'a mut dyn OutputSink,
+    ) -> BoxFut<'a, Result<(), Flow>>;
+
+    /// After the last input.
+    fn end<'a>(
+        &'a mut self,
+        _ctx: &'a Ctx,
+        _inv: &'a Invocation,
+        _out: &'a mut dyn OutputSink,
+    ) -> BoxFut<'a, Result<(), Flow>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Per-invocation local variables (`$_`, `$input`, `$args`, script parameters) over the runspace's variables.
@@ -266,6 +310,8 @@ impl Preferences {
 pub(crate) struct Invocation {
     /// The command's canonical name (`Write-Error`).
     pub name: String,
+    /// Its .NET class, as error records name it (`Microsoft.PowerShell.Commands.WriteErrorCommand`).
+    pub class: String,
     /// Where it was invoked (for error records).
     pub info: InvocationInfo,
     pub merge: MergeSettings,
@@ -314,7 +360,7 @@ impl Invocation {
         category: super::event::ErrorCategory,
         target: Option<Value>,
     ) -> ErrorRecord {
-        let class = command_class_name(&self.name);
+        let class = &self.class;
         let mut record = ErrorRecord::new(message, exception_type, format!("{error_id},{class}"), category);
         record.activity = self.name.clone();
         if let Some(target) = target {
@@ -325,12 +371,4 @@ impl Invocation {
         record.invocation = Some(self.info.clone());
         record
     }
-}
-
-/// `Microsoft.PowerShell.Commands.WriteOutputCommand` for `Write-Output`.
-pub(crate) fn command_class_name(name: &str) -> String {
-    let compact: String = name.chars().filter(|c| *c != '-').collect();
-    let namespace =
-        if super::builtins::is_own_command(name) { "PSSession.Commands" } else { "Microsoft.PowerShell.Commands" };
-    format!("{namespace}.{compact}Command")
 }
