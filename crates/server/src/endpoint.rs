@@ -14,14 +14,21 @@ use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, KerberosAcceptor, Keytab,
     NegotiateServer, ServerAuth, TransportSecurity, UserDatabase,
 };
+use pssession_wsman::envelope::Limits;
 use pssession_wsman::fault::WsmanFault;
+use pssession_wsman::identify::{self, IdentifyResponse, is_identify_request, profile};
 use pssession_wsman::multipart::{self, EncryptionProtocol};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::service::{Caller, Service};
+use crate::service::{Caller, EnvelopeReply, Service};
 
 /// The `Content-Type` of SOAP bodies.
 pub const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+/// `wsmid:ProductVendor` of the IdentifyResponse.
+pub const PRODUCT_VENDOR: &str = "pssession";
+/// `wsmid:ProductVersion` of the IdentifyResponse, in WinRM's format: WinRM 3.0's stack, no OS version (as
+/// WinRM answers an unauthenticated Identify).
+pub const PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
 
 /// An HTTP request as the endpoint sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +196,36 @@ impl Endpoint {
         offers
     }
 
+    /// WinRM's IdentifyResponse, the same with or without authentication: an `OS: 0.0.0` product version (what
+    /// WinRM reports to an unauthenticated caller; this endpoint has no OS version worth disclosing) and the
+    /// security profiles this connection offers.
+    fn identify_response(&self, conn: &Connection) -> Vec<u8> {
+        let mut profiles = Vec::new();
+        if conn.tls {
+            profiles.push(profile::HTTPS_BASIC);
+            profiles.push(profile::HTTPS_SPNEGO_KERBEROS);
+            if self.auth.certificates.is_some() {
+                profiles.push(profile::HTTPS_MUTUAL);
+            }
+        } else {
+            if self.service.config().allow_unencrypted {
+                profiles.push(profile::HTTP_BASIC);
+            }
+            profiles.push(profile::HTTP_SPNEGO_KERBEROS);
+        }
+        IdentifyResponse {
+            protocol_version: identify::PROTOCOL_VERSION.to_owned(),
+            product_vendor: PRODUCT_VENDOR.to_owned(),
+            product_version: PRODUCT_VERSION.to_owned(),
+            security_profiles: profiles.into_iter().map(str::to_owned).collect(),
+        }
+        .to_bytes()
+    }
+
+    fn envelope_limits(&self) -> Limits {
+        Limits { max_envelope: self.service.config().max_envelope_size(), ..Limits::default() }
+    }
+
     fn unauthorized(&self, conn: &Connection) -> HttpReply {
         let mut reply = HttpReply::empty(401);
         for o in self.offers(conn) {
@@ -207,6 +244,14 @@ impl Endpoint {
         let path = request.target.split(['?', ';']).next().unwrap_or_default();
         if !path.eq_ignore_ascii_case(&self.service.config().path) {
             return HttpReply::empty(404);
+        }
+        // WinRM answers Identify without authentication (`winrm id -auth:none`, openwsman's `wsman identify`).
+        if request.header("Authorization").is_none()
+            && !is_multipart(&request)
+            && is_identify_request(&request.body, &self.envelope_limits()) == Ok(true)
+        {
+            tracing::debug!(peer = %conn.peer_ip, "Identify answered without authentication");
+            return soap(200, self.identify_response(conn));
         }
         let (identity, final_token) = match self.authenticate(conn, &request) {
             Authenticated::Yes(identity, token) => (identity, token),
@@ -313,7 +358,7 @@ impl Endpoint {
         let caller = Caller::new(&identity.domain, &identity.user, &conn.peer_ip);
         let content_type = request.header("Content-Type").unwrap_or_default();
         let machine = self.service.config().machine_name.clone();
-        let encrypted = content_type.trim_start().to_ascii_lowercase().starts_with("multipart/");
+        let encrypted = is_multipart(request);
         let (envelope, seal_with) = if encrypted {
             let Some(context) = conn.context.as_mut().filter(|c| c.auth.is_complete()) else {
                 return HttpReply::empty(400);
@@ -351,7 +396,11 @@ impl Endpoint {
             }
             (request.body.clone(), None)
         };
-        let answer = self.service.handle_envelope(&caller, &envelope).await;
+        let answer = if is_identify_request(&envelope, &self.envelope_limits()) == Ok(true) {
+            EnvelopeReply { status: 200, body: self.identify_response(conn) }
+        } else {
+            self.service.handle_envelope(&caller, &envelope).await
+        };
         match seal_with {
             None => soap(answer.status, answer.body),
             Some(protocol) => {
@@ -370,6 +419,11 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Whether the body is WinRM-encrypted (`multipart/encrypted`, `multipart/x-multi-encrypted`).
+fn is_multipart(request: &HttpRequest) -> bool {
+    request.header("Content-Type").unwrap_or_default().trim_start().to_ascii_lowercase().starts_with("multipart/")
 }
 
 fn soap(status: u16, body: Vec<u8>) -> HttpReply {

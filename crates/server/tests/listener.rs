@@ -446,3 +446,35 @@ async fn client_certificate_logon_over_https() {
     round_trip(&mut transport(&url, auth, Some(&tls))).await;
     server.shutdown().await;
 }
+
+/// Sends one raw request with `Connection: close` and returns the whole response (head and body).
+async fn raw_exchange(address: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!("{head}Host: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response)).await.unwrap().unwrap();
+    String::from_utf8(response).unwrap()
+}
+
+#[tokio::test]
+async fn identify_over_the_listener_needs_no_credentials() {
+    // `wsman identify` / `winrm id -auth:none`: no Authorization, plain HTTP, AllowUnencrypted off.
+    let server = start(ServiceConfig::default(), None).await;
+    let address = server.http_address().unwrap();
+    let body = pssession_wsman::identify::request_bytes();
+    let response =
+        raw_exchange(address, "POST /wsman HTTP/1.1\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n", &body)
+            .await;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let identify = pssession_wsman::identify::IdentifyResponse::parse(
+        body.as_bytes(),
+        &pssession_wsman::envelope::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(identify.protocol_version, pssession_wsman::identify::PROTOCOL_VERSION);
+    assert!(identify.product_version.ends_with("Stack: 3.0"), "{identify:?}");
+    server.shutdown().await;
+}
