@@ -245,6 +245,14 @@ impl Endpoint {
         if !path.eq_ignore_ascii_case(&self.service.config().path) {
             return HttpReply::empty(404);
         }
+        if !request.body.is_empty() && !is_soap_content_type(request.header("Content-Type")) {
+            tracing::debug!(
+                peer = %conn.peer_ip,
+                content_type = request.header("Content-Type").unwrap_or("(none)"),
+                "request refused: unsupported Content-Type"
+            );
+            return HttpReply::empty(415);
+        }
         // WinRM answers Identify without authentication (`winrm id -auth:none`, openwsman's `wsman identify`).
         if request.header("Authorization").is_none()
             && !is_multipart(&request)
@@ -295,7 +303,11 @@ impl Endpoint {
                         Some(id) => Authenticated::Yes(id.clone(), None),
                         None => Authenticated::Reply(self.unauthorized(conn)),
                     },
-                    _ => Authenticated::Reply(self.unauthorized(conn)),
+                    Ok(AcceptStep::Continue(_)) => Authenticated::Reply(self.unauthorized(conn)),
+                    Err(e) => {
+                        tracing::debug!(scheme = "basic", peer = %conn.peer_ip, error = %e, "authentication refused");
+                        Authenticated::Reply(self.unauthorized(conn))
+                    }
                 }
             }
             "negotiate" | "ntlm" | "credssp" => self.context_step(conn, &scheme, authorization),
@@ -347,7 +359,7 @@ impl Endpoint {
                 }
             },
             Err(e) => {
-                tracing::debug!(error = %e, "authentication refused");
+                tracing::debug!(scheme, peer = %conn.peer_ip, error = %e, "authentication refused");
                 conn.context = None;
                 Authenticated::Reply(self.unauthorized(conn))
             }
@@ -419,6 +431,15 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Whether a body of this `Content-Type` can be an envelope: SOAP (`application/soap+xml`, any parameters) or
+/// WinRM-encrypted SOAP (`multipart/encrypted`, `multipart/x-multi-encrypted`).
+fn is_soap_content_type(content_type: Option<&str>) -> bool {
+    let Some(media_type) = content_type.and_then(|c| c.split(';').next()) else { return false };
+    ["application/soap+xml", "multipart/encrypted", "multipart/x-multi-encrypted"]
+        .iter()
+        .any(|t| media_type.trim().eq_ignore_ascii_case(t))
 }
 
 /// Whether the body is WinRM-encrypted (`multipart/encrypted`, `multipart/x-multi-encrypted`).

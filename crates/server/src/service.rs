@@ -180,6 +180,13 @@ impl Service {
     }
 
     fn fault_reply(&self, header: Option<&Header>, fault: WsmanFault) -> EnvelopeReply {
+        tracing::debug!(
+            action = header.map_or("", |h| h.action.as_str()),
+            code = format_args!("{:#010x}", fault.wsman_code.unwrap_or_default()),
+            subcode = fault.subcode.as_deref().unwrap_or_default(),
+            reason = fault.reason.trim(),
+            "fault"
+        );
         let request = header.cloned().unwrap_or_default();
         let response = Response::reply(&request, ResponseBody::Fault(fault), &new_message_id());
         EnvelopeReply { status: 500, body: response.to_bytes() }
@@ -203,6 +210,13 @@ impl Service {
             }
             Err(e) => return self.fault_reply(None, self.parse_fault(&e)),
         };
+        tracing::debug!(
+            user = %caller.user,
+            action = %request.header.action,
+            resource = request.header.resource_uri.as_deref().unwrap_or_default(),
+            shell = request.header.shell_id().unwrap_or_default(),
+            "request"
+        );
         if let Some(fault) = request.must_understand_fault(self.machine()) {
             return self.fault_reply(Some(&request.header), fault);
         }

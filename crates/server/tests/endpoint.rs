@@ -1,9 +1,10 @@
 //! The HTTP face without sockets: [`Endpoint::handle`] on hand-built requests — Identify without
-//! authentication, Content-Type checks, Basic logons.
+//! authentication, Content-Type checks, Basic logons, and what is logged at `-v` (tracing debug).
 
 mod server_support;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use pssession_auth::{BasicClient, ClientAuth, Credentials, TransportSecurity, UserDatabase};
 use pssession_server::ServiceConfig;
@@ -68,9 +69,6 @@ async fn identify_is_answered_without_authentication() {
             security_profiles: vec![profile::HTTP_SPNEGO_KERBEROS.to_owned()],
         }
     );
-    // The same request without a Content-Type is answered too (openwsman sends one, `curl -d` may not).
-    let reply = e.handle(&mut Connection::plain("192.0.2.1"), post(identify::request_bytes(), &[])).await;
-    assert_eq!(identify_of(&reply).product_vendor, PRODUCT_VENDOR);
 
     // Basic is listed when it is accepted; over TLS the https profiles are.
     let e = endpoint(allow_unencrypted());
@@ -133,4 +131,164 @@ async fn other_requests_still_need_authentication() {
         )
         .await;
     assert_eq!(reply.status, 401);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_soap_are_unsupported_media() {
+    let e = endpoint(allow_unencrypted());
+    let good = basic("alice", PASSWORD);
+    let create = Client::new().create(&guid(), b"");
+    for content_type in [None, Some("application/x-www-form-urlencoded"), Some("text/xml"), Some("application/soap")] {
+        let mut headers = vec![("Authorization", good.as_str())];
+        headers.extend(content_type.map(|c| ("Content-Type", c)));
+        let reply = e.handle(&mut Connection::plain("192.0.2.1"), post(create.clone(), &headers)).await;
+        assert_eq!(reply.status, 415, "{content_type:?}");
+        // Identify needs a SOAP body too.
+        let mut headers = Vec::new();
+        headers.extend(content_type.map(|c| ("Content-Type", c)));
+        let reply = e.handle(&mut Connection::plain("192.0.2.1"), post(identify::request_bytes(), &headers)).await;
+        assert_eq!(reply.status, 415, "Identify, {content_type:?}");
+    }
+    assert_eq!(e.service().shell_count(), 0);
+    // Parameters and case do not matter; an empty body (an authentication round) needs no Content-Type.
+    for content_type in ["application/soap+xml;charset=UTF-8", "Application/SOAP+XML; charset=utf-16"] {
+        let headers = [("Authorization", good.as_str()), ("Content-Type", content_type)];
+        let reply =
+            e.handle(&mut Connection::plain("192.0.2.1"), post(Client::new().create(&guid(), b""), &headers)).await;
+        assert_eq!(reply.status, 200, "{content_type}");
+    }
+    let reply = e.handle(&mut Connection::plain("192.0.2.1"), post(Vec::new(), &[])).await;
+    assert_eq!(reply.status, 401);
+}
+
+/// One captured tracing event: its message and fields, as text.
+#[derive(Debug, Clone)]
+struct Event {
+    message: String,
+    fields: HashMap<String, String>,
+}
+
+/// A subscriber that records every debug event of this thread.
+#[derive(Default, Clone)]
+struct Capture(Arc<Mutex<Vec<Event>>>);
+
+struct Fields<'a>(&'a mut Event);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.0.message = text;
+        } else {
+            self.0.fields.insert(field.name().to_owned(), text.trim_matches('"').to_owned());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.message = value.to_owned();
+        } else {
+            self.0.fields.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::DEBUG
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut captured = Event { message: String::new(), fields: HashMap::new() };
+        event.record(&mut Fields(&mut captured));
+        self.0.lock().unwrap().push(captured);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+impl Capture {
+    fn take(&self, message: &str) -> Vec<HashMap<String, String>> {
+        let mut events = self.0.lock().unwrap();
+        let (matching, rest): (Vec<Event>, Vec<Event>) = events.drain(..).partition(|e| e.message == message);
+        *events = rest;
+        matching.into_iter().map(|e| e.fields).collect()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn requests_faults_and_refused_logons_are_logged_at_debug() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let e = endpoint(allow_unencrypted());
+    let soap = ("Content-Type", SOAP_CONTENT_TYPE);
+    let good = basic("alice", PASSWORD);
+    let client = Client::new();
+    let shell = guid();
+    let reply = e
+        .handle(
+            &mut Connection::plain("192.0.2.1"),
+            post(client.create(&shell, b""), &[soap, ("Authorization", &good)]),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let requests = capture.take("request");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["action"], "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create");
+    assert_eq!(requests[0]["resource"], PS_URI);
+    assert_eq!(requests[0]["user"], "alice");
+
+    // A request on an unknown shell: the request names the shell, the fault its code and reason.
+    let unknown = guid();
+    let reply = e
+        .handle(
+            &mut Connection::plain("192.0.2.1"),
+            post(client.receive(&unknown, None), &[soap, ("Authorization", &good)]),
+        )
+        .await;
+    assert_eq!(reply.status, 500);
+    let requests = capture.take("request");
+    assert_eq!(requests[0]["shell"], unknown);
+    let faults = capture.take("fault");
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert_eq!(faults[0]["code"], "0x8033805b");
+    assert_eq!(faults[0]["action"], "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive");
+    assert!(faults[0]["reason"].contains("invalid selectors"), "{faults:?}");
+
+    // A wrong Basic password is logged as a refused logon, like a refused NTLM one, without the secret.
+    let bad = basic("alice", "Wrong-Passw0rd");
+    let reply = e
+        .handle(
+            &mut Connection::plain("192.0.2.7"),
+            post(client.create(&guid(), b""), &[soap, ("Authorization", &bad)]),
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    let refused = capture.take("authentication refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!((refused[0]["scheme"].as_str(), refused[0]["peer"].as_str()), ("basic", "192.0.2.7"));
+    assert!(!format!("{refused:?}").contains("Wrong-Passw0rd"));
+
+    let mut ntlm = pssession_auth::negotiate_client(Credentials::new("alice", "Wrong-Passw0rd"), None, None);
+    let mut conn = Connection::plain("192.0.2.8");
+    let first = ntlm.step(None).unwrap().unwrap();
+    let reply = e.handle(&mut conn, post(Vec::new(), &[("Authorization", &first)])).await;
+    assert_eq!(reply.status, 401);
+    let challenge = header(&reply, "WWW-Authenticate")[0].to_owned();
+    let second = ntlm.step(Some(&challenge)).unwrap().unwrap();
+    let reply = e.handle(&mut conn, post(Vec::new(), &[("Authorization", &second)])).await;
+    assert_eq!(reply.status, 401);
+    let refused = capture.take("authentication refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!((refused[0]["scheme"].as_str(), refused[0]["peer"].as_str()), ("negotiate", "192.0.2.8"));
+
+    // A body that is not SOAP.
+    let reply =
+        e.handle(&mut Connection::plain("192.0.2.9"), post(b"x=1".to_vec(), &[("Content-Type", "text/plain")])).await;
+    assert_eq!(reply.status, 415);
+    assert_eq!(capture.take("request refused: unsupported Content-Type")[0]["content_type"], "text/plain");
 }
