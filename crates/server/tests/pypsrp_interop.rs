@@ -90,9 +90,15 @@ async fn disconnect_then_connect_from_a_new_client_receives_what_ran_meanwhile()
     let result = pypsrp(&server, false, "ntlm", "disconnect").await;
     assert_eq!(result["bob_sees"], json!([]), "another user must not see alice's pools");
     assert_eq!(result["found"], json!(1));
+    // RunspacePoolState.OPENED: the pool left Disconnected on the first Receive after the Connect.
+    assert_eq!(result["state_after_connect"], json!("2"));
     assert_eq!(result["pipelines"], json!(1));
     assert_eq!(strings(&result["output"]), ["item 1", "item 2", "item 3", "item 4", "item 5"]);
     assert_eq!(strings(&result["after_reconnect"]), ["still here"]);
+    // The pool was Opened, so pypsrp really disconnected it (RunspacePoolState.DISCONNECTED) and the server saw
+    // the shell Disconnected before the same client's Reconnect.
+    assert_eq!(result["state_after_disconnect"], json!("9"));
+    assert_eq!(result["server_state_after_disconnect"], json!("Disconnected"));
     server.shutdown().await;
 }
 

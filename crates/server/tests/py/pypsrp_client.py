@@ -41,6 +41,21 @@ def streams(ps):
     }
 
 
+def server_state(user, shell_id):
+    """The rsp:State the server reports for a shell, from an Enumerate on a fresh connection."""
+    import xml.etree.ElementTree as ET
+
+    from pypsrp.wsman import NAMESPACES
+
+    enum_msg = ET.Element("{%s}Enumerate" % NAMESPACES["wsen"])
+    ET.SubElement(enum_msg, "{%s}OptimizeEnumeration" % NAMESPACES["wsman"])
+    response = wsman(user).enumerate("http://schemas.microsoft.com/wbem/wsman/1/windows/shell", enum_msg)
+    for shell in response.findall("wsen:EnumerateResponse/wsman:Items/rsp:Shell", NAMESPACES):
+        if shell.find("rsp:ShellId", NAMESPACES).text.upper() == shell_id:
+            return shell.find("rsp:State", NAMESPACES).text
+    return None
+
+
 def text(values):
     return [str(v) for v in values]
 
@@ -99,6 +114,8 @@ def run_disconnect():
     result["output"] = output
     # Same-client reconnect after another disconnect.
     reattached.disconnect()
+    result["state_after_disconnect"] = str(reattached.state)
+    result["server_state_after_disconnect"] = server_state("alice", pool_id)
     reattached.connect()
     again = PowerShell(reattached)
     again.add_script("'still here'")
