@@ -584,6 +584,12 @@ impl SpnegoAcceptor {
         self.kerberos.as_mut().ok_or(AuthError::InvalidState("Kerberos not configured"))
     }
 
+    /// Whether (`header`, `data`) is the client's next sealed message and verifies, without changing the context:
+    /// NTLM only (see [`crate::ServerAuth::verifies_next_seal`]).
+    pub(crate) fn verifies_next_seal(&self, header: &[u8], data: &[u8]) -> bool {
+        self.phase == Phase::Complete && self.mech == Mech::Ntlm && self.ntlm.verifies_next_seal(header, data)
+    }
+
     fn advance(&mut self, input: &[u8]) -> Result<Option<Vec<u8>>, AuthError> {
         if self.phase == Phase::Initial
             && self.kerberos.is_some()

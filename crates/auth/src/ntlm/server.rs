@@ -183,6 +183,12 @@ impl NtlmAcceptor {
         matches!(self.state, State::Complete { carried_mic: true, .. })
     }
 
+    /// Whether (`header`, `data`) is the client's next sealed message and verifies, without changing the session
+    /// (see [`crate::ServerAuth::verifies_next_seal`]).
+    pub(crate) fn verifies_next_seal(&self, header: &[u8], data: &[u8]) -> bool {
+        matches!(&self.state, State::Complete { session, .. } if session.verifies_next_incoming(header, data))
+    }
+
     pub(crate) fn session_mut(&mut self) -> Option<&mut NtlmSession> {
         match &mut self.state {
             State::Complete { session, .. } => Some(session),
