@@ -5,7 +5,8 @@
 //! arrived on give an [`HttpReply`]. [`crate::listener`] runs it over TCP and TLS.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pssession_auth::client_cert::{CertificateMapping, MUTUAL_AUTHORIZATION};
 use pssession_auth::credssp::CredsspServer;
@@ -19,7 +20,9 @@ use pssession_wsman::fault::WsmanFault;
 use pssession_wsman::identify::{self, IdentifyResponse, is_identify_request, profile};
 use pssession_wsman::multipart::{self, EncryptionProtocol};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::time::Instant;
 
+use crate::output::lock;
 use crate::service::{Caller, EnvelopeReply, Service};
 
 /// The `Content-Type` of SOAP bodies.
@@ -106,10 +109,88 @@ impl AuthSettings {
     }
 }
 
-/// A connection-bound security context (Negotiate/NTLM or CredSSP) and the body protocol it seals with.
+/// A security context (Negotiate/NTLM, Kerberos or CredSSP) and the body protocol it seals with. Made on one
+/// connection; a complete NTLM context is shared with the endpoint's [`RetainedContexts`] so that the client can
+/// go on sealing with it on a later connection.
+#[derive(Clone)]
 struct Context {
-    auth: Box<dyn ServerAuth>,
+    sealing: Arc<Mutex<Sealing>>,
     protocol: EncryptionProtocol,
+}
+
+/// The mechanism state behind a [`Context`], and when a body was last unsealed with it.
+struct Sealing {
+    auth: Box<dyn ServerAuth>,
+    last_used: Instant,
+}
+
+impl Context {
+    fn new(auth: Box<dyn ServerAuth>, protocol: EncryptionProtocol) -> Self {
+        Context { sealing: Arc::new(Mutex::new(Sealing { auth, last_used: Instant::now() })), protocol }
+    }
+
+    fn is_complete(&self) -> bool {
+        lock(&self.sealing).auth.is_complete()
+    }
+
+    fn identity(&self) -> Option<ClientIdentity> {
+        lock(&self.sealing).auth.client_identity().cloned()
+    }
+}
+
+/// The most retained contexts an endpoint keeps; beyond it, the least recently used is dropped. Each holds its
+/// keys and at most about one envelope of RC4 keystream generated ahead per direction.
+pub const MAX_RETAINED_CONTEXTS: usize = 128;
+
+/// Complete NTLM sealing contexts, kept across connections. WinRM keeps a client's security context when its
+/// keep-alive connection closes (http.sys closes idle ones after 2 minutes): pypsrp and pywinrm reconnect and
+/// go on sealing bodies with the context they have, without an `Authorization` header. Such a body on a
+/// connection without a context is matched to the retained context of the same client address that it verifies
+/// against ([`ServerAuth::verifies_next_seal`], which changes nothing), so a wrong guess cannot put another
+/// client's context out of step. A context is dropped once unused for the service's idle timeout (the longest
+/// an idle shell lives) or when [`MAX_RETAINED_CONTEXTS`] newer ones are kept.
+struct RetainedContexts {
+    lifetime: Duration,
+    entries: Mutex<Vec<Retained>>,
+}
+
+struct Retained {
+    peer_ip: String,
+    context: Context,
+}
+
+impl RetainedContexts {
+    fn prune(&self, entries: &mut Vec<Retained>) {
+        let now = Instant::now();
+        entries.retain(|e| now.saturating_duration_since(lock(&e.context.sealing).last_used) < self.lifetime);
+    }
+
+    fn retain(&self, conn: &Connection, context: &Context) {
+        let mut entries = lock(&self.entries);
+        self.prune(&mut entries);
+        if entries.len() >= MAX_RETAINED_CONTEXTS {
+            let oldest = entries.iter().enumerate().min_by_key(|(_, e)| lock(&e.context.sealing).last_used);
+            if let Some((at, _)) = oldest {
+                entries.remove(at);
+            }
+        }
+        entries.push(Retained { peer_ip: conn.peer_ip.clone(), context: context.clone() });
+    }
+
+    /// The retained context of `conn`'s client that the sealed `part` verifies against.
+    fn find(&self, conn: &Connection, part: &multipart::EncryptedPart<'_>) -> Option<Context> {
+        let mut entries = lock(&self.entries);
+        self.prune(&mut entries);
+        entries
+            .iter()
+            .filter(|e| e.peer_ip == conn.peer_ip && e.context.protocol == part.protocol)
+            .find(|e| lock(&e.context.sealing).auth.verifies_next_seal(part.header, part.ciphertext))
+            .map(|e| e.context.clone())
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
 }
 
 /// The state of one TCP (or TLS) connection: the security context NTLM and CredSSP bind to it.
@@ -127,7 +208,7 @@ impl fmt::Debug for Connection {
             .field("tls", &self.tls)
             .field("peer_ip", &self.peer_ip)
             .field("certificate_identity", &self.certificate_identity)
-            .field("authenticated", &self.context.as_ref().is_some_and(|c| c.auth.is_complete()))
+            .field("authenticated", &self.context.as_ref().is_some_and(Context::is_complete))
             .finish()
     }
 }
@@ -158,10 +239,21 @@ impl Connection {
 }
 
 /// The request handler behind the listeners: [`Service`] plus authentication.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     service: Service,
     auth: AuthSettings,
+    retained: Arc<RetainedContexts>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("service", &self.service)
+            .field("auth", &self.auth)
+            .field("retained_contexts", &self.retained.len())
+            .finish()
+    }
 }
 
 enum Authenticated {
@@ -174,7 +266,29 @@ enum Authenticated {
 impl Endpoint {
     /// The endpoint of `service` with these logons.
     pub fn new(service: Service, auth: AuthSettings) -> Self {
-        Endpoint { service, auth }
+        let lifetime = service.config().idle_timeout;
+        let retained = Arc::new(RetainedContexts { lifetime, entries: Mutex::new(Vec::new()) });
+        Endpoint { service, auth, retained }
+    }
+
+    /// How many sealing contexts are kept for clients that reconnect ([`MAX_RETAINED_CONTEXTS`] at most).
+    pub fn retained_contexts(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// A sealed body without `Authorization` on a connection without a context: the retained context of the
+    /// same client it verifies against, if any, becomes the connection's.
+    fn adopt_retained(&self, conn: &mut Connection, request: &HttpRequest) {
+        let limits = multipart::Limits {
+            max_body: self.service.config().max_envelope_size() * 2 + 4096,
+            ..multipart::Limits::default()
+        };
+        let Ok(parts) = multipart::parse_parts(&request.body, &limits) else { return };
+        let Some(part) = parts.first() else { return };
+        if let Some(context) = self.retained.find(conn, part) {
+            tracing::debug!(peer = %conn.peer_ip, "sealed body on a new connection: the client's retained context");
+            conn.context = Some(context);
+        }
     }
 
     /// The service.
@@ -274,13 +388,14 @@ impl Endpoint {
 
     fn authenticate(&self, conn: &mut Connection, request: &HttpRequest) -> Authenticated {
         let Some(authorization) = request.header("Authorization").map(str::trim) else {
-            // A connection-bound context authenticated earlier on this connection covers later requests.
-            return match &conn.context {
-                Some(c) if c.auth.is_complete() => match c.auth.client_identity() {
-                    Some(id) => Authenticated::Yes(id.clone(), None),
-                    None => Authenticated::Reply(self.unauthorized(conn)),
-                },
-                _ => Authenticated::Reply(self.unauthorized(conn)),
+            if !conn.context.as_ref().is_some_and(Context::is_complete) && is_multipart(request) {
+                self.adopt_retained(conn, request);
+            }
+            // A context authenticated earlier on this connection (or retained for its client) covers later
+            // requests.
+            return match conn.context.as_ref().filter(|c| c.is_complete()).and_then(Context::identity) {
+                Some(id) => Authenticated::Yes(id, None),
+                None => Authenticated::Reply(self.unauthorized(conn)),
             };
         };
         if authorization.eq_ignore_ascii_case(MUTUAL_AUTHORIZATION) {
@@ -323,7 +438,7 @@ impl Endpoint {
             "kerberos" => EncryptionProtocol::Kerberos,
             _ => EncryptionProtocol::Spnego,
         };
-        let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.auth.is_complete());
+        let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.is_complete());
         if !reuse {
             let auth: Box<dyn ServerAuth> = if credssp {
                 let Some((chain, key)) = &self.auth.credssp else {
@@ -340,19 +455,26 @@ impl Endpoint {
                     None => server,
                 })
             };
-            conn.context = Some(Context { auth, protocol });
+            conn.context = Some(Context::new(auth, protocol));
         }
-        let Some(context) = conn.context.as_mut() else {
+        let Some(context) = conn.context.clone() else {
             return Authenticated::Reply(self.unauthorized(conn));
         };
-        match context.auth.step(authorization) {
+        let step = lock(&context.sealing).auth.step(authorization);
+        match step {
             Ok(AcceptStep::Continue(token)) => {
                 let mut reply = HttpReply::empty(401);
                 reply.headers.push(("WWW-Authenticate".to_owned(), token));
                 Authenticated::Reply(reply)
             }
-            Ok(AcceptStep::Complete(token)) => match context.auth.client_identity() {
-                Some(id) => Authenticated::Yes(id.clone(), token),
+            Ok(AcceptStep::Complete(token)) => match context.identity() {
+                Some(id) => {
+                    // Over HTTPS bodies are not sealed, so there is nothing to go on with.
+                    if protocol == EncryptionProtocol::Spnego && !conn.tls {
+                        self.retained.retain(conn, &context);
+                    }
+                    Authenticated::Yes(id, token)
+                }
                 None => {
                     conn.context = None;
                     Authenticated::Reply(self.unauthorized(conn))
@@ -372,14 +494,16 @@ impl Endpoint {
         let machine = self.service.config().machine_name.clone();
         let encrypted = is_multipart(request);
         let (envelope, seal_with) = if encrypted {
-            let Some(context) = conn.context.as_mut().filter(|c| c.auth.is_complete()) else {
+            let Some(context) = conn.context.as_ref().filter(|c| c.is_complete()) else {
                 return HttpReply::empty(400);
             };
             let limits = multipart::Limits {
                 max_body: self.service.config().max_envelope_size() * 2 + 4096,
                 ..multipart::Limits::default()
             };
-            match multipart::decrypt(&mut Sealer(context.auth.as_mut()), content_type, &request.body, &limits) {
+            let mut sealing = lock(&context.sealing);
+            sealing.last_used = Instant::now();
+            match multipart::decrypt(&mut Sealer(sealing.auth.as_mut()), content_type, &request.body, &limits) {
                 Ok(plain) => (plain, Some(context.protocol)),
                 Err(e) => {
                     tracing::debug!(error = %e, "cannot decrypt the request body");
@@ -416,8 +540,10 @@ impl Endpoint {
         match seal_with {
             None => soap(answer.status, answer.body),
             Some(protocol) => {
-                let Some(context) = conn.context.as_mut() else { return HttpReply::empty(500) };
-                match multipart::encrypt(&mut Sealer(context.auth.as_mut()), protocol, &answer.body) {
+                let Some(context) = conn.context.as_ref() else { return HttpReply::empty(500) };
+                let sealed =
+                    multipart::encrypt(&mut Sealer(lock(&context.sealing).auth.as_mut()), protocol, &answer.body);
+                match sealed {
                     Ok(sealed) => HttpReply {
                         status: answer.status,
                         headers: vec![("Content-Type".to_owned(), sealed.content_type)],

@@ -2,8 +2,9 @@
 //! [`Server::builder`].
 //!
 //! Each TCP connection has its own authentication state ([`Connection`]): NTLM and CredSSP authenticate the
-//! connection, not the request. A connection that breaks mid-request (client gone) only ends its own task; the
-//! shells it used stay, as on Windows.
+//! connection, not the request. A complete NTLM context outlives its connection: a client that goes on sealing
+//! with it on a new connection is recognised by the endpoint (see [`Endpoint`]). A connection that breaks
+//! mid-request (client gone) only ends its own task; the shells it used stay, as on Windows.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -35,8 +36,8 @@ use crate::users::Users;
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a connection may sit without a complete request head (idle keep-alive included) before it is closed:
-/// http.sys's default idle connection timeout under WinRM, 2 minutes. NTLM and CredSSP clients re-authenticate
-/// on the new connection.
+/// http.sys's default idle connection timeout under WinRM, 2 minutes. Clients that seal with NTLM go on with the
+/// same context on the new connection (the endpoint retains it); others re-authenticate.
 const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why the server could not start.

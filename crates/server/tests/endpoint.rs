@@ -168,9 +168,15 @@ struct Event {
     fields: HashMap<String, String>,
 }
 
-/// A subscriber that records every debug event of this thread.
-#[derive(Default, Clone)]
-struct Capture(Arc<Mutex<Vec<Event>>>);
+/// The process-wide subscriber of this test binary: it records the debug events of the threads that asked for
+/// them ([`Capture::start`]). A global subscriber, because tracing's per-callsite interest cache is process-wide:
+/// thread-scoped subscribers in a multi-threaded test binary may miss events.
+#[derive(Default)]
+struct Capture {
+    threads: Mutex<HashMap<std::thread::ThreadId, Vec<Event>>>,
+}
+
+static CAPTURE: std::sync::OnceLock<&'static Capture> = std::sync::OnceLock::new();
 
 struct Fields<'a>(&'a mut Event);
 
@@ -193,7 +199,7 @@ impl tracing::field::Visit for Fields<'_> {
     }
 }
 
-impl tracing::Subscriber for Capture {
+impl tracing::Subscriber for &'static Capture {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
         *metadata.level() <= tracing::Level::DEBUG
     }
@@ -203,17 +209,33 @@ impl tracing::Subscriber for Capture {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut captured = Event { message: String::new(), fields: HashMap::new() };
-        event.record(&mut Fields(&mut captured));
-        self.0.lock().unwrap().push(captured);
+        let mut threads = self.threads.lock().unwrap();
+        if let Some(events) = threads.get_mut(&std::thread::current().id()) {
+            let mut captured = Event { message: String::new(), fields: HashMap::new() };
+            event.record(&mut Fields(&mut captured));
+            events.push(captured);
+        }
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
 impl Capture {
+    /// Records this thread's debug events from now on.
+    fn start() -> &'static Capture {
+        let capture = *CAPTURE.get_or_init(|| {
+            let capture: &'static Capture = Box::leak(Box::default());
+            tracing::subscriber::set_global_default(capture).expect("no other global subscriber in this binary");
+            capture
+        });
+        capture.threads.lock().unwrap().insert(std::thread::current().id(), Vec::new());
+        capture
+    }
+
+    /// This thread's events with `message`, taken out of the record.
     fn take(&self, message: &str) -> Vec<HashMap<String, String>> {
-        let mut events = self.0.lock().unwrap();
+        let mut threads = self.threads.lock().unwrap();
+        let events = threads.entry(std::thread::current().id()).or_default();
         let (matching, rest): (Vec<Event>, Vec<Event>) = events.drain(..).partition(|e| e.message == message);
         *events = rest;
         matching.into_iter().map(|e| e.fields).collect()
@@ -222,8 +244,7 @@ impl Capture {
 
 #[tokio::test(flavor = "current_thread")]
 async fn requests_faults_and_refused_logons_are_logged_at_debug() {
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let capture = Capture::start();
     let e = endpoint(allow_unencrypted());
     let soap = ("Content-Type", SOAP_CONTENT_TYPE);
     let good = basic("alice", PASSWORD);
@@ -291,4 +312,101 @@ async fn requests_faults_and_refused_logons_are_logged_at_debug() {
         e.handle(&mut Connection::plain("192.0.2.9"), post(b"x=1".to_vec(), &[("Content-Type", "text/plain")])).await;
     assert_eq!(reply.status, 415);
     assert_eq!(capture.take("request refused: unsupported Content-Type")[0]["content_type"], "text/plain");
+}
+
+/// One NTLM-over-Negotiate client of the endpoint, sealing its bodies.
+struct SealingClient {
+    auth: Box<dyn pssession_auth::ClientAuth>,
+}
+
+impl SealingClient {
+    /// Authenticates on `conn` (empty-bodied rounds, as pypsrp does before its first sealed body).
+    async fn logon(e: &Endpoint, conn: &mut Connection) -> Self {
+        let mut auth: Box<dyn pssession_auth::ClientAuth> =
+            Box::new(pssession_auth::negotiate_client(Credentials::new("alice", PASSWORD), None, None));
+        let mut token = auth.step(None).unwrap().unwrap();
+        loop {
+            let reply = e.handle(conn, post(Vec::new(), &[("Authorization", &token)])).await;
+            let www = header(&reply, "WWW-Authenticate").first().map(|s| (*s).to_owned());
+            if reply.status == 200 {
+                if !auth.is_complete() {
+                    assert_eq!(auth.step(www.as_deref()).unwrap(), None);
+                }
+                return SealingClient { auth };
+            }
+            assert_eq!(reply.status, 401);
+            token = auth.step(www.as_deref()).unwrap().unwrap();
+        }
+    }
+
+    /// `envelope` sealed: its Content-Type and body.
+    fn seal(&mut self, envelope: &[u8]) -> (String, Vec<u8>) {
+        use pssession_auth::winrm_sealing::Sealer;
+        use pssession_wsman::multipart::{self, EncryptionProtocol};
+        let sealed = multipart::encrypt(&mut Sealer(self.auth.as_mut()), EncryptionProtocol::Spnego, envelope).unwrap();
+        (sealed.content_type, sealed.body)
+    }
+
+    /// Posts a sealed body without `Authorization`; the status and, on success, the unsealed answer.
+    async fn post_sealed(&mut self, e: &Endpoint, conn: &mut Connection, sealed: &(String, Vec<u8>)) -> (u16, Vec<u8>) {
+        use pssession_auth::winrm_sealing::Sealer;
+        use pssession_wsman::multipart;
+        let reply = e.handle(conn, post(sealed.1.clone(), &[("Content-Type", &sealed.0)])).await;
+        if reply.status != 200 && reply.status != 500 {
+            return (reply.status, Vec::new());
+        }
+        let content_type = header(&reply, "Content-Type")[0].to_owned();
+        let limits = multipart::Limits::default();
+        let plain = multipart::decrypt(&mut Sealer(self.auth.as_mut()), &content_type, &reply.body, &limits).unwrap();
+        (reply.status, plain)
+    }
+
+    /// Seals and posts `envelope`.
+    async fn send(&mut self, e: &Endpoint, conn: &mut Connection, envelope: &[u8]) -> (u16, Vec<u8>) {
+        let sealed = self.seal(envelope);
+        self.post_sealed(e, conn, &sealed).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reconnects_goes_on_sealing_with_its_context() {
+    let e = endpoint(ServiceConfig::default());
+    let client = Client::new();
+    let shell = guid();
+    let mut first = Connection::plain("192.0.2.1");
+    let mut a = SealingClient::logon(&e, &mut first).await;
+    let (status, answer) = a.send(&e, &mut first, &client.create(&shell, b"hello")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    // Another client of the same user from the same address, one message in as well.
+    let mut second = Connection::plain("192.0.2.1");
+    let mut b = SealingClient::logon(&e, &mut second).await;
+    assert_eq!(b.send(&e, &mut second, &client.get(&shell)).await.0, 200);
+    assert_eq!(e.retained_contexts(), 2);
+
+    // A's connection closes (idle keep-alive timeout); A goes on sealing with its context on a new one.
+    drop(first);
+    let mut third = Connection::plain("192.0.2.1");
+    let (status, answer) = a.send(&e, &mut third, &client.receive(&shell, None)).await;
+    assert_eq!(status, 200);
+    match parse(&answer).body {
+        pssession_wsman::envelope::ResponseBody::Receive(r) => assert_eq!(r.streams[0].data.as_ref(), b"hello"),
+        other => panic!("{other:?}"),
+    }
+    // B was not disturbed, and keeps its own connection.
+    assert_eq!(b.send(&e, &mut second, &client.get(&shell)).await.0, 200);
+    assert_eq!(a.send(&e, &mut third, &client.get(&shell)).await.0, 200);
+
+    // From another address the context is not offered, and the refusal changes nothing on it: the same sealed
+    // bytes are then accepted from the client's address.
+    let sealed = a.seal(&client.get(&shell));
+    assert_eq!(a.post_sealed(&e, &mut Connection::plain("192.0.2.99"), &sealed).await.0, 401);
+    let mut fourth = Connection::plain("192.0.2.1");
+    assert_eq!(a.post_sealed(&e, &mut fourth, &sealed).await.0, 200);
+
+    // Unused for the service's idle timeout, a retained context is dropped.
+    let mut fifth = Connection::plain("192.0.2.1");
+    let mut c = SealingClient::logon(&e, &mut fifth).await;
+    drop(fifth);
+    tokio::time::advance(ServiceConfig::default().idle_timeout + std::time::Duration::from_secs(1)).await;
+    assert_eq!(c.send(&e, &mut Connection::plain("192.0.2.1"), &client.get(&shell)).await.0, 401);
 }

@@ -152,10 +152,26 @@ def run_secure_string():
         return {"output": text(ps.invoke()), "had_errors": ps.had_errors}
 
 
+def run_reconnect():
+    conn = wsman("alice")
+    with RunspacePool(conn) as pool:
+        before = PowerShell(pool)
+        before.add_script("'before'")
+        result = {"before": text(before.invoke())}
+        # The keep-alive connection goes away (as when the endpoint closes it after its idle timeout); pypsrp
+        # opens a new one and goes on sealing with the security context it has, without authenticating again.
+        conn.transport.session.close()
+        after = PowerShell(pool)
+        after.add_script("'after'")
+        result["after"] = text(after.invoke())
+    return result
+
+
 SCENARIOS = {
     "streams": run_streams,
     "disconnect": run_disconnect,
     "busy": run_busy,
     "secure_string": run_secure_string,
+    "reconnect": run_reconnect,
 }
 print(json.dumps(SCENARIOS[req["scenario"]]()))
