@@ -533,6 +533,7 @@ impl Endpoint {
             (request.body.clone(), None)
         };
         let answer = if is_identify_request(&envelope, &self.envelope_limits()) == Ok(true) {
+            tracing::debug!(user = %caller.user, "Identify");
             EnvelopeReply { status: 200, body: self.identify_response(conn) }
         } else {
             self.service.handle_envelope(&caller, &envelope).await
