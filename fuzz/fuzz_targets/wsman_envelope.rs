@@ -1,10 +1,12 @@
 //! The envelope codec on arbitrary bytes, in both roles: the request parser (server) and the response parser
 //! (client) return typed errors, never panic; whatever request parses is rebuilt and must parse back to the same value (minus the unknown-header
-//! diagnostics); whatever response parses is rebuilt and must parse again.
+//! diagnostics); whatever response parses is rebuilt and must parse again. The Identify reader and the
+//! IdentifyResponse parser get the same bytes; a parsed IdentifyResponse rebuilds to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pssession_wsman::envelope::{Limits, parse_request, parse_response};
+use pssession_wsman::identify::{IdentifyResponse, is_identify_request};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_envelope: 1 << 20, ..Limits::default() };
@@ -18,5 +20,9 @@ fuzz_target!(|data: &[u8]| {
         // Rebuilding normalises text; it must still parse.
         let rebuilt = response.to_bytes();
         assert!(parse_response(&rebuilt, &Limits::default()).is_ok());
+    }
+    let _ = is_identify_request(data, &limits);
+    if let Ok(identify) = IdentifyResponse::parse(data, &limits) {
+        assert_eq!(IdentifyResponse::parse(&identify.to_bytes(), &Limits::default()), Ok(identify));
     }
 });

@@ -63,6 +63,13 @@ pub trait ServerAuth: Send {
     fn wrap(&mut self, plaintext: &[u8]) -> Result<WrappedMessage, AuthError>;
     /// Unseals a message body from the client.
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError>;
+    /// Whether a sealed body (`header`, `ciphertext`) is the next message of this complete context's client and
+    /// verifies — checked without changing the context. A server uses it to find the context a client keeps
+    /// sealing with after its connection closed (pypsrp reconnects and seals with the old context). NTLM
+    /// (directly or inside Negotiate) can tell; the default answers no.
+    fn verifies_next_seal(&self, _header: &[u8], _ciphertext: &[u8]) -> bool {
+        false
+    }
 }
 
 /// Splits a `WWW-Authenticate`/`Authorization` value into `(scheme, token)` pairs (`Negotiate, NTLM` or
@@ -341,6 +348,14 @@ impl ServerAuth for NegotiateServer {
 
     fn wrap(&mut self, plaintext: &[u8]) -> Result<WrappedMessage, AuthError> {
         self.active.as_mut().ok_or(AuthError::InvalidState("wrap before completion"))?.1.context().wrap(plaintext)
+    }
+
+    fn verifies_next_seal(&self, header: &[u8], ciphertext: &[u8]) -> bool {
+        match &self.active {
+            Some((_, Mechanism::Ntlm(ntlm))) => ntlm.verifies_next_seal(header, ciphertext),
+            Some((_, Mechanism::Spnego(spnego))) => spnego.verifies_next_seal(header, ciphertext),
+            Some((_, Mechanism::Kerberos(_))) | None => false,
+        }
     }
 
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {

@@ -526,6 +526,8 @@ pub struct SpnegoAcceptor {
     phase: Phase,
     /// NTLM was not the client's first choice: its NEGOTIATE comes in the next NegTokenResp.
     awaiting_negotiate: bool,
+    /// We answered request-mic (NTLM was not the first choice), so the mechListMIC is mandatory (RFC 4178 5).
+    mic_requested: bool,
 }
 
 impl fmt::Debug for SpnegoAcceptor {
@@ -554,6 +556,7 @@ impl SpnegoAcceptor {
             mech_list: Vec::new(),
             phase: Phase::Initial,
             awaiting_negotiate: false,
+            mic_requested: false,
         }
     }
 
@@ -579,6 +582,12 @@ impl SpnegoAcceptor {
 
     fn kerberos_mut(&mut self) -> Result<&mut KerberosAcceptor, AuthError> {
         self.kerberos.as_mut().ok_or(AuthError::InvalidState("Kerberos not configured"))
+    }
+
+    /// Whether (`header`, `data`) is the client's next sealed message and verifies, without changing the context:
+    /// NTLM only (see [`crate::ServerAuth::verifies_next_seal`]).
+    pub(crate) fn verifies_next_seal(&self, header: &[u8], data: &[u8]) -> bool {
+        self.phase == Phase::Complete && self.mech == Mech::Ntlm && self.ntlm.verifies_next_seal(header, data)
     }
 
     fn advance(&mut self, input: &[u8]) -> Result<Option<Vec<u8>>, AuthError> {
@@ -624,6 +633,7 @@ impl SpnegoAcceptor {
                     (0, Some(tok)) => (NegState::AcceptIncomplete, self.ntlm.step(&tok)?),
                     _ => {
                         self.awaiting_negotiate = true;
+                        self.mic_requested = true;
                         (NegState::RequestMic, None)
                     }
                 };
@@ -656,8 +666,25 @@ impl SpnegoAcceptor {
                     ));
                 }
                 self.ntlm.step(&token)?;
+                let mic_required = self.mic_requested || self.ntlm.carried_mic();
                 let session = self.ntlm.session_mut().ok_or(AuthError::InvalidState("NTLM incomplete"))?;
-                let mic = mech_list_mic.ok_or(AuthError::MechListMicMismatch)?;
+                let Some(mic) = mech_list_mic else {
+                    if mic_required {
+                        return Err(AuthError::MechListMicMismatch);
+                    }
+                    // NTLM was the first choice and its AUTHENTICATE had no MIC (asyauth): the mechanism list
+                    // is not protected, as with pyspnego's acceptor; the NTProofStr still binds the logon.
+                    self.phase = Phase::Complete;
+                    return Ok(Some(
+                        NegToken::Resp {
+                            neg_state: Some(NegState::AcceptCompleted),
+                            supported_mech: None,
+                            response_token: None,
+                            mech_list_mic: None,
+                        }
+                        .encode(),
+                    ));
+                };
                 session.verify(&self.mech_list, &mic)?;
                 session.reset_stream(false);
                 let ours = session.sign(&self.mech_list).to_vec();

@@ -182,6 +182,48 @@ fn http_negotiate_ntlm_and_raw_ntlm_under_negotiate() {
 }
 
 #[test]
+fn a_server_context_verifies_the_next_sealed_message_without_changing() {
+    let creds = || Credentials::new("EXAMPLE\\alice", PASSWORD);
+    let clients: [Box<dyn ClientAuth>; 2] = [
+        Box::new(negotiate_client(creds(), Some("HTTP/host".into()), None)),
+        Box::new(pssession_auth::HttpInitiator::new("Negotiate", NtlmClient::new(creds(), None, None))),
+    ];
+    for mut c in clients {
+        let mut s = NegotiateServer::new(users());
+        http_handshake(c.as_mut(), &mut s).unwrap();
+        // Another session at the same sequence number (same mechanism, same number of messages).
+        let mut other_client = negotiate_client(creds(), None, None);
+        let mut other = NegotiateServer::new(users());
+        http_handshake(&mut other_client, &mut other).unwrap();
+        let big = vec![7u8; 100_000];
+        let first = c.wrap(&big).unwrap();
+        let second = c.wrap(b"second").unwrap();
+        // Asking twice changes nothing; only the next message verifies, and not with a bit flipped.
+        assert!(s.verifies_next_seal(&first.header, &first.data) && s.verifies_next_seal(&first.header, &first.data));
+        assert!(!s.verifies_next_seal(&second.header, &second.data));
+        let mut tampered = first.data.clone();
+        tampered[10] ^= 1;
+        assert!(!s.verifies_next_seal(&first.header, &tampered));
+        assert!(!s.verifies_next_seal(&first.header[..15], &first.data));
+        assert_eq!(s.unwrap(&first.header, &first.data).unwrap(), big);
+        assert!(
+            !s.verifies_next_seal(&first.header, &first.data) && s.verifies_next_seal(&second.header, &second.data)
+        );
+        assert_eq!(s.unwrap(&second.header, &second.data).unwrap(), b"second");
+        // The other session's next message, at its own position, is not this one's, and vice versa.
+        let theirs = other_client.wrap(b"other").unwrap();
+        let ours = c.wrap(b"third").unwrap();
+        assert!(!s.verifies_next_seal(&theirs.header, &theirs.data));
+        assert!(!other.verifies_next_seal(&ours.header, &ours.data));
+        assert!(other.verifies_next_seal(&theirs.header, &theirs.data));
+        assert_eq!(s.unwrap(&ours.header, &ours.data).unwrap(), b"third");
+    }
+    // Incomplete contexts answer no.
+    let incomplete = NegotiateServer::new(users());
+    assert!(!incomplete.verifies_next_seal(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], b"x"));
+}
+
+#[test]
 fn spnego_mech_list_mic_is_required_and_checked() {
     use pssession_auth::spnego::NegToken;
     let run = |tamper: &dyn Fn(Option<Vec<u8>>) -> Option<Vec<u8>>| {

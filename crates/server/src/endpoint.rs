@@ -5,7 +5,8 @@
 //! arrived on give an [`HttpReply`]. [`crate::listener`] runs it over TCP and TLS.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pssession_auth::client_cert::{CertificateMapping, MUTUAL_AUTHORIZATION};
 use pssession_auth::credssp::CredsspServer;
@@ -14,14 +15,23 @@ use pssession_auth::{
     AcceptStep, BasicServer, ChannelBindingPolicy, ChannelBindings, ClientIdentity, KerberosAcceptor, Keytab,
     NegotiateServer, ServerAuth, TransportSecurity, UserDatabase,
 };
+use pssession_wsman::envelope::Limits;
 use pssession_wsman::fault::WsmanFault;
+use pssession_wsman::identify::{self, IdentifyResponse, is_identify_request, profile};
 use pssession_wsman::multipart::{self, EncryptionProtocol};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::time::Instant;
 
-use crate::service::{Caller, Service};
+use crate::output::lock;
+use crate::service::{Caller, EnvelopeReply, Service};
 
 /// The `Content-Type` of SOAP bodies.
 pub const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+/// `wsmid:ProductVendor` of the IdentifyResponse.
+pub const PRODUCT_VENDOR: &str = "pssession";
+/// `wsmid:ProductVersion` of the IdentifyResponse, in WinRM's format: WinRM 3.0's stack, no OS version (as
+/// WinRM answers an unauthenticated Identify).
+pub const PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
 
 /// An HTTP request as the endpoint sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +109,88 @@ impl AuthSettings {
     }
 }
 
-/// A connection-bound security context (Negotiate/NTLM or CredSSP) and the body protocol it seals with.
+/// A security context (Negotiate/NTLM, Kerberos or CredSSP) and the body protocol it seals with. Made on one
+/// connection; a complete NTLM context is shared with the endpoint's [`RetainedContexts`] so that the client can
+/// go on sealing with it on a later connection.
+#[derive(Clone)]
 struct Context {
-    auth: Box<dyn ServerAuth>,
+    sealing: Arc<Mutex<Sealing>>,
     protocol: EncryptionProtocol,
+}
+
+/// The mechanism state behind a [`Context`], and when a body was last unsealed with it.
+struct Sealing {
+    auth: Box<dyn ServerAuth>,
+    last_used: Instant,
+}
+
+impl Context {
+    fn new(auth: Box<dyn ServerAuth>, protocol: EncryptionProtocol) -> Self {
+        Context { sealing: Arc::new(Mutex::new(Sealing { auth, last_used: Instant::now() })), protocol }
+    }
+
+    fn is_complete(&self) -> bool {
+        lock(&self.sealing).auth.is_complete()
+    }
+
+    fn identity(&self) -> Option<ClientIdentity> {
+        lock(&self.sealing).auth.client_identity().cloned()
+    }
+}
+
+/// The most retained contexts an endpoint keeps; beyond it, the least recently used is dropped. Each holds its
+/// keys and at most about one envelope of RC4 keystream generated ahead per direction.
+pub const MAX_RETAINED_CONTEXTS: usize = 128;
+
+/// Complete NTLM sealing contexts, kept across connections. WinRM keeps a client's security context when its
+/// keep-alive connection closes (http.sys closes idle ones after 2 minutes): pypsrp and pywinrm reconnect and
+/// go on sealing bodies with the context they have, without an `Authorization` header. Such a body on a
+/// connection without a context is matched to the retained context of the same client address that it verifies
+/// against ([`ServerAuth::verifies_next_seal`], which changes nothing), so a wrong guess cannot put another
+/// client's context out of step. A context is dropped once unused for the service's idle timeout (the longest
+/// an idle shell lives) or when [`MAX_RETAINED_CONTEXTS`] newer ones are kept.
+struct RetainedContexts {
+    lifetime: Duration,
+    entries: Mutex<Vec<Retained>>,
+}
+
+struct Retained {
+    peer_ip: String,
+    context: Context,
+}
+
+impl RetainedContexts {
+    fn prune(&self, entries: &mut Vec<Retained>) {
+        let now = Instant::now();
+        entries.retain(|e| now.saturating_duration_since(lock(&e.context.sealing).last_used) < self.lifetime);
+    }
+
+    fn retain(&self, conn: &Connection, context: &Context) {
+        let mut entries = lock(&self.entries);
+        self.prune(&mut entries);
+        if entries.len() >= MAX_RETAINED_CONTEXTS {
+            let oldest = entries.iter().enumerate().min_by_key(|(_, e)| lock(&e.context.sealing).last_used);
+            if let Some((at, _)) = oldest {
+                entries.remove(at);
+            }
+        }
+        entries.push(Retained { peer_ip: conn.peer_ip.clone(), context: context.clone() });
+    }
+
+    /// The retained context of `conn`'s client that the sealed `part` verifies against.
+    fn find(&self, conn: &Connection, part: &multipart::EncryptedPart<'_>) -> Option<Context> {
+        let mut entries = lock(&self.entries);
+        self.prune(&mut entries);
+        entries
+            .iter()
+            .filter(|e| e.peer_ip == conn.peer_ip && e.context.protocol == part.protocol)
+            .find(|e| lock(&e.context.sealing).auth.verifies_next_seal(part.header, part.ciphertext))
+            .map(|e| e.context.clone())
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
 }
 
 /// The state of one TCP (or TLS) connection: the security context NTLM and CredSSP bind to it.
@@ -120,7 +208,7 @@ impl fmt::Debug for Connection {
             .field("tls", &self.tls)
             .field("peer_ip", &self.peer_ip)
             .field("certificate_identity", &self.certificate_identity)
-            .field("authenticated", &self.context.as_ref().is_some_and(|c| c.auth.is_complete()))
+            .field("authenticated", &self.context.as_ref().is_some_and(Context::is_complete))
             .finish()
     }
 }
@@ -151,10 +239,21 @@ impl Connection {
 }
 
 /// The request handler behind the listeners: [`Service`] plus authentication.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     service: Service,
     auth: AuthSettings,
+    retained: Arc<RetainedContexts>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("service", &self.service)
+            .field("auth", &self.auth)
+            .field("retained_contexts", &self.retained.len())
+            .finish()
+    }
 }
 
 enum Authenticated {
@@ -167,7 +266,29 @@ enum Authenticated {
 impl Endpoint {
     /// The endpoint of `service` with these logons.
     pub fn new(service: Service, auth: AuthSettings) -> Self {
-        Endpoint { service, auth }
+        let lifetime = service.config().idle_timeout;
+        let retained = Arc::new(RetainedContexts { lifetime, entries: Mutex::new(Vec::new()) });
+        Endpoint { service, auth, retained }
+    }
+
+    /// How many sealing contexts are kept for clients that reconnect ([`MAX_RETAINED_CONTEXTS`] at most).
+    pub fn retained_contexts(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// A sealed body without `Authorization` on a connection without a context: the retained context of the
+    /// same client it verifies against, if any, becomes the connection's.
+    fn adopt_retained(&self, conn: &mut Connection, request: &HttpRequest) {
+        let limits = multipart::Limits {
+            max_body: self.service.config().max_envelope_size() * 2 + 4096,
+            ..multipart::Limits::default()
+        };
+        let Ok(parts) = multipart::parse_parts(&request.body, &limits) else { return };
+        let Some(part) = parts.first() else { return };
+        if let Some(context) = self.retained.find(conn, part) {
+            tracing::debug!(peer = %conn.peer_ip, "sealed body on a new connection: the client's retained context");
+            conn.context = Some(context);
+        }
     }
 
     /// The service.
@@ -189,6 +310,36 @@ impl Endpoint {
         offers
     }
 
+    /// WinRM's IdentifyResponse, the same with or without authentication: an `OS: 0.0.0` product version (what
+    /// WinRM reports to an unauthenticated caller; this endpoint has no OS version worth disclosing) and the
+    /// security profiles this connection offers.
+    fn identify_response(&self, conn: &Connection) -> Vec<u8> {
+        let mut profiles = Vec::new();
+        if conn.tls {
+            profiles.push(profile::HTTPS_BASIC);
+            profiles.push(profile::HTTPS_SPNEGO_KERBEROS);
+            if self.auth.certificates.is_some() {
+                profiles.push(profile::HTTPS_MUTUAL);
+            }
+        } else {
+            if self.service.config().allow_unencrypted {
+                profiles.push(profile::HTTP_BASIC);
+            }
+            profiles.push(profile::HTTP_SPNEGO_KERBEROS);
+        }
+        IdentifyResponse {
+            protocol_version: identify::PROTOCOL_VERSION.to_owned(),
+            product_vendor: PRODUCT_VENDOR.to_owned(),
+            product_version: PRODUCT_VERSION.to_owned(),
+            security_profiles: profiles.into_iter().map(str::to_owned).collect(),
+        }
+        .to_bytes()
+    }
+
+    fn envelope_limits(&self) -> Limits {
+        Limits { max_envelope: self.service.config().max_envelope_size(), ..Limits::default() }
+    }
+
     fn unauthorized(&self, conn: &Connection) -> HttpReply {
         let mut reply = HttpReply::empty(401);
         for o in self.offers(conn) {
@@ -208,6 +359,22 @@ impl Endpoint {
         if !path.eq_ignore_ascii_case(&self.service.config().path) {
             return HttpReply::empty(404);
         }
+        if !request.body.is_empty() && !is_soap_content_type(request.header("Content-Type")) {
+            tracing::debug!(
+                peer = %conn.peer_ip,
+                content_type = request.header("Content-Type").unwrap_or("(none)"),
+                "request refused: unsupported Content-Type"
+            );
+            return HttpReply::empty(415);
+        }
+        // WinRM answers Identify without authentication (`winrm id -auth:none`, openwsman's `wsman identify`).
+        if request.header("Authorization").is_none()
+            && !is_multipart(&request)
+            && is_identify_request(&request.body, &self.envelope_limits()) == Ok(true)
+        {
+            tracing::debug!(peer = %conn.peer_ip, "Identify answered without authentication");
+            return soap(200, self.identify_response(conn));
+        }
         let (identity, final_token) = match self.authenticate(conn, &request) {
             Authenticated::Yes(identity, token) => (identity, token),
             Authenticated::Reply(reply) => return reply,
@@ -221,13 +388,14 @@ impl Endpoint {
 
     fn authenticate(&self, conn: &mut Connection, request: &HttpRequest) -> Authenticated {
         let Some(authorization) = request.header("Authorization").map(str::trim) else {
-            // A connection-bound context authenticated earlier on this connection covers later requests.
-            return match &conn.context {
-                Some(c) if c.auth.is_complete() => match c.auth.client_identity() {
-                    Some(id) => Authenticated::Yes(id.clone(), None),
-                    None => Authenticated::Reply(self.unauthorized(conn)),
-                },
-                _ => Authenticated::Reply(self.unauthorized(conn)),
+            if !conn.context.as_ref().is_some_and(Context::is_complete) && is_multipart(request) {
+                self.adopt_retained(conn, request);
+            }
+            // A context authenticated earlier on this connection (or retained for its client) covers later
+            // requests.
+            return match conn.context.as_ref().filter(|c| c.is_complete()).and_then(Context::identity) {
+                Some(id) => Authenticated::Yes(id, None),
+                None => Authenticated::Reply(self.unauthorized(conn)),
             };
         };
         if authorization.eq_ignore_ascii_case(MUTUAL_AUTHORIZATION) {
@@ -250,7 +418,11 @@ impl Endpoint {
                         Some(id) => Authenticated::Yes(id.clone(), None),
                         None => Authenticated::Reply(self.unauthorized(conn)),
                     },
-                    _ => Authenticated::Reply(self.unauthorized(conn)),
+                    Ok(AcceptStep::Continue(_)) => Authenticated::Reply(self.unauthorized(conn)),
+                    Err(e) => {
+                        tracing::debug!(scheme = "basic", peer = %conn.peer_ip, error = %e, "authentication refused");
+                        Authenticated::Reply(self.unauthorized(conn))
+                    }
                 }
             }
             "negotiate" | "ntlm" | "credssp" => self.context_step(conn, &scheme, authorization),
@@ -266,7 +438,7 @@ impl Endpoint {
             "kerberos" => EncryptionProtocol::Kerberos,
             _ => EncryptionProtocol::Spnego,
         };
-        let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.auth.is_complete());
+        let reuse = conn.context.as_ref().is_some_and(|c| c.protocol == protocol && !c.is_complete());
         if !reuse {
             let auth: Box<dyn ServerAuth> = if credssp {
                 let Some((chain, key)) = &self.auth.credssp else {
@@ -283,26 +455,33 @@ impl Endpoint {
                     None => server,
                 })
             };
-            conn.context = Some(Context { auth, protocol });
+            conn.context = Some(Context::new(auth, protocol));
         }
-        let Some(context) = conn.context.as_mut() else {
+        let Some(context) = conn.context.clone() else {
             return Authenticated::Reply(self.unauthorized(conn));
         };
-        match context.auth.step(authorization) {
+        let step = lock(&context.sealing).auth.step(authorization);
+        match step {
             Ok(AcceptStep::Continue(token)) => {
                 let mut reply = HttpReply::empty(401);
                 reply.headers.push(("WWW-Authenticate".to_owned(), token));
                 Authenticated::Reply(reply)
             }
-            Ok(AcceptStep::Complete(token)) => match context.auth.client_identity() {
-                Some(id) => Authenticated::Yes(id.clone(), token),
+            Ok(AcceptStep::Complete(token)) => match context.identity() {
+                Some(id) => {
+                    // Over HTTPS bodies are not sealed, so there is nothing to go on with.
+                    if protocol == EncryptionProtocol::Spnego && !conn.tls {
+                        self.retained.retain(conn, &context);
+                    }
+                    Authenticated::Yes(id, token)
+                }
                 None => {
                     conn.context = None;
                     Authenticated::Reply(self.unauthorized(conn))
                 }
             },
             Err(e) => {
-                tracing::debug!(error = %e, "authentication refused");
+                tracing::debug!(scheme, peer = %conn.peer_ip, error = %e, "authentication refused");
                 conn.context = None;
                 Authenticated::Reply(self.unauthorized(conn))
             }
@@ -313,16 +492,18 @@ impl Endpoint {
         let caller = Caller::new(&identity.domain, &identity.user, &conn.peer_ip);
         let content_type = request.header("Content-Type").unwrap_or_default();
         let machine = self.service.config().machine_name.clone();
-        let encrypted = content_type.trim_start().to_ascii_lowercase().starts_with("multipart/");
+        let encrypted = is_multipart(request);
         let (envelope, seal_with) = if encrypted {
-            let Some(context) = conn.context.as_mut().filter(|c| c.auth.is_complete()) else {
+            let Some(context) = conn.context.as_ref().filter(|c| c.is_complete()) else {
                 return HttpReply::empty(400);
             };
             let limits = multipart::Limits {
                 max_body: self.service.config().max_envelope_size() * 2 + 4096,
                 ..multipart::Limits::default()
             };
-            match multipart::decrypt(&mut Sealer(context.auth.as_mut()), content_type, &request.body, &limits) {
+            let mut sealing = lock(&context.sealing);
+            sealing.last_used = Instant::now();
+            match multipart::decrypt(&mut Sealer(sealing.auth.as_mut()), content_type, &request.body, &limits) {
                 Ok(plain) => (plain, Some(context.protocol)),
                 Err(e) => {
                     tracing::debug!(error = %e, "cannot decrypt the request body");
@@ -351,12 +532,19 @@ impl Endpoint {
             }
             (request.body.clone(), None)
         };
-        let answer = self.service.handle_envelope(&caller, &envelope).await;
+        let answer = if is_identify_request(&envelope, &self.envelope_limits()) == Ok(true) {
+            tracing::debug!(user = %caller.user, "Identify");
+            EnvelopeReply { status: 200, body: self.identify_response(conn) }
+        } else {
+            self.service.handle_envelope(&caller, &envelope).await
+        };
         match seal_with {
             None => soap(answer.status, answer.body),
             Some(protocol) => {
-                let Some(context) = conn.context.as_mut() else { return HttpReply::empty(500) };
-                match multipart::encrypt(&mut Sealer(context.auth.as_mut()), protocol, &answer.body) {
+                let Some(context) = conn.context.as_ref() else { return HttpReply::empty(500) };
+                let sealed =
+                    multipart::encrypt(&mut Sealer(lock(&context.sealing).auth.as_mut()), protocol, &answer.body);
+                match sealed {
                     Ok(sealed) => HttpReply {
                         status: answer.status,
                         headers: vec![("Content-Type".to_owned(), sealed.content_type)],
@@ -370,6 +558,20 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Whether a body of this `Content-Type` can be an envelope: SOAP (`application/soap+xml`, any parameters) or
+/// WinRM-encrypted SOAP (`multipart/encrypted`, `multipart/x-multi-encrypted`).
+fn is_soap_content_type(content_type: Option<&str>) -> bool {
+    let Some(media_type) = content_type.and_then(|c| c.split(';').next()) else { return false };
+    ["application/soap+xml", "multipart/encrypted", "multipart/x-multi-encrypted"]
+        .iter()
+        .any(|t| media_type.trim().eq_ignore_ascii_case(t))
+}
+
+/// Whether the body is WinRM-encrypted (`multipart/encrypted`, `multipart/x-multi-encrypted`).
+fn is_multipart(request: &HttpRequest) -> bool {
+    request.header("Content-Type").unwrap_or_default().trim_start().to_ascii_lowercase().starts_with("multipart/")
 }
 
 fn soap(status: u16, body: Vec<u8>) -> HttpReply {

@@ -2,8 +2,9 @@
 //! [`Server::builder`].
 //!
 //! Each TCP connection has its own authentication state ([`Connection`]): NTLM and CredSSP authenticate the
-//! connection, not the request. A connection that breaks mid-request (client gone) only ends its own task; the
-//! shells it used stay, as on Windows.
+//! connection, not the request. A complete NTLM context outlives its connection: a client that goes on sealing
+//! with it on a new connection is recognised by the endpoint (see [`Endpoint`]). A connection that breaks
+//! mid-request (client gone) only ends its own task; the shells it used stay, as on Windows.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -35,9 +36,9 @@ use crate::users::Users;
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a connection may sit without a complete request head (idle keep-alive included) before it is closed:
-/// http.sys's default idle connection timeout under WinRM, 2 minutes. NTLM and CredSSP clients re-authenticate
-/// on the new connection.
-const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// http.sys's default idle connection timeout under WinRM, 2 minutes. Clients that seal with NTLM go on with the
+/// same context on the new connection (the endpoint retains it); others re-authenticate.
+pub const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -94,6 +95,7 @@ impl Server {
             credssp: false,
             channel_binding_policy: ChannelBindingPolicy::WhenSupported,
             keytab: None,
+            idle_connection_timeout: IDLE_CONNECTION_TIMEOUT,
         }
     }
 }
@@ -112,6 +114,7 @@ pub struct ServerBuilder {
     credssp: bool,
     channel_binding_policy: ChannelBindingPolicy,
     keytab: Option<Arc<Keytab>>,
+    idle_connection_timeout: std::time::Duration,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -221,6 +224,13 @@ impl ServerBuilder {
         Ok(self.keytab(keytab))
     }
 
+    /// How long a connection may wait for the next request head before it is closed (default
+    /// [`IDLE_CONNECTION_TIMEOUT`], http.sys's 2 minutes).
+    pub fn idle_connection_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.idle_connection_timeout = timeout;
+        self
+    }
+
     /// How NTLM channel bindings are checked on HTTPS (default: when the client sends them).
     pub fn channel_binding_policy(mut self, policy: ChannelBindingPolicy) -> Self {
         self.channel_binding_policy = policy;
@@ -298,6 +308,7 @@ impl ServerBuilder {
                 endpoint.clone(),
                 self.certificate_mapping.clone(),
                 None,
+                self.idle_connection_timeout,
                 watch_rx.clone(),
             ));
         }
@@ -310,6 +321,7 @@ impl ServerBuilder {
                 endpoint.clone(),
                 self.certificate_mapping.clone(),
                 leaf,
+                self.idle_connection_timeout,
                 watch_rx.clone(),
             ));
         }
@@ -382,6 +394,7 @@ async fn accept_loop(
     endpoint: Endpoint,
     mapping: Option<CertificateMapping>,
     leaf: Option<Vec<u8>>,
+    idle_timeout: std::time::Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -395,7 +408,7 @@ async fn accept_loop(
                 let mapping = mapping.clone();
                 let leaf = leaf.clone();
                 connections.spawn(async move {
-                    serve_connection(stream, peer, tls, endpoint, mapping, leaf).await;
+                    serve_connection(stream, peer, tls, endpoint, mapping, leaf, idle_timeout).await;
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -412,11 +425,12 @@ async fn serve_connection(
     endpoint: Endpoint,
     mapping: Option<CertificateMapping>,
     leaf: Option<Vec<u8>>,
+    idle_timeout: std::time::Duration,
 ) {
     let _ = stream.set_nodelay(true);
     let peer_ip = peer.ip().to_string();
     match tls {
-        None => serve_http(TokioIo::new(stream), Connection::plain(&peer_ip), endpoint).await,
+        None => serve_http(TokioIo::new(stream), Connection::plain(&peer_ip), endpoint, idle_timeout).await,
         Some(acceptor) => {
             let Ok(Ok(tls_stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
                 return;
@@ -430,12 +444,12 @@ async fn serve_connection(
                 .and_then(|(cert, mapping)| mapping.map(cert).ok())
                 .map(|m| m.identity);
             let connection = Connection::tls(&peer_ip, leaf.as_deref(), identity);
-            serve_http(TokioIo::new(tls_stream), connection, endpoint).await;
+            serve_http(TokioIo::new(tls_stream), connection, endpoint, idle_timeout).await;
         }
     }
 }
 
-async fn serve_http<I>(io: I, connection: Connection, endpoint: Endpoint)
+async fn serve_http<I>(io: I, connection: Connection, endpoint: Endpoint, idle_timeout: std::time::Duration)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -450,7 +464,7 @@ where
         }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(IDLE_CONNECTION_TIMEOUT);
+    http.timer(TokioTimer::new()).header_read_timeout(idle_timeout);
     if let Err(e) = http.serve_connection(io, service).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

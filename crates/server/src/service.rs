@@ -12,10 +12,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use pssession_wsman::duration::XsDuration;
 use pssession_wsman::enumeration::{EnumItem, Enumerate, EnumerateResponse, Pull, PullResponse, Release};
-use pssession_wsman::envelope::{Limits, Request, RequestBody, Response, ResponseBody, parse_request};
+use pssession_wsman::envelope::{
+    Limits, Request, RequestBody, Response, ResponseBody, parse_request, parse_request_header,
+};
 use pssession_wsman::error::EnvelopeError;
 use pssession_wsman::fault::WsmanFault;
-use pssession_wsman::header::{Header, Selector, WsmanOption, option, resource};
+use pssession_wsman::header::{Header, Selector, WsmanOption, action, option, resource};
 use pssession_wsman::ops::{
     CommandLine, CommandResponse, Config, Connect, ConnectResponse, CreateResponse, CreateShell, Disconnect,
     GetResponse, Receive, Reconnect, Send, Signal,
@@ -201,6 +203,13 @@ impl Service {
     }
 
     fn fault_reply(&self, header: Option<&Header>, fault: WsmanFault) -> EnvelopeReply {
+        tracing::debug!(
+            action = header.map_or("", |h| h.action.as_str()),
+            code = format_args!("{:#010x}", fault.wsman_code.unwrap_or_default()),
+            subcode = fault.subcode.as_deref().unwrap_or_default(),
+            reason = fault.reason.trim(),
+            "fault"
+        );
         let request = header.cloned().unwrap_or_default();
         let response = Response::reply(&request, ResponseBody::Fault(fault), &new_message_id());
         EnvelopeReply { status: 500, body: response.to_bytes() }
@@ -215,8 +224,22 @@ impl Service {
         let limits = Limits { max_envelope: max, ..Limits::default() };
         let request = match parse_request(envelope, &limits) {
             Ok(r) => r,
+            Err(EnvelopeError::UnsupportedAction(unknown)) => {
+                // The header did parse: the fault names the Action and ResourceURI and relates to the request.
+                let header = parse_request_header(envelope, &limits).ok();
+                let resource_uri = header.as_ref().and_then(|h| h.resource_uri.as_deref());
+                let fault = WsmanFault::action_not_supported_for(&unknown, resource_uri, self.machine());
+                return self.fault_reply(header.as_ref(), fault);
+            }
             Err(e) => return self.fault_reply(None, self.parse_fault(&e)),
         };
+        tracing::debug!(
+            user = %caller.user,
+            action = %request.header.action,
+            resource = request.header.resource_uri.as_deref().unwrap_or_default(),
+            shell = request.header.shell_id().unwrap_or_default(),
+            "request"
+        );
         if let Some(fault) = request.must_understand_fault(self.machine()) {
             return self.fault_reply(Some(&request.header), fault);
         }
@@ -314,7 +337,10 @@ impl Service {
         let prefix = resource::POWERSHELL_PREFIX;
         let name = match resource_uri.get(..prefix.len()) {
             Some(p) if p.eq_ignore_ascii_case(prefix) => &resource_uri[prefix.len()..],
-            _ => return Err(WsmanFault::action_not_supported(self.machine())),
+            _ if resource_uri.trim().eq_ignore_ascii_case(resource::CMD) => {
+                return Err(WsmanFault::cmd_shell_not_provided(resource_uri, self.machine()));
+            }
+            _ => return Err(WsmanFault::resource_not_supported(action::CREATE, Some(resource_uri), self.machine())),
         };
         self.inner
             .plugins
@@ -754,7 +780,7 @@ impl Service {
                 None => return Err(WsmanFault::invalid_selectors_shell(&shell_id, m)),
             }
         } else {
-            return Err(WsmanFault::action_not_supported(m));
+            return Err(WsmanFault::resource_not_supported(action::ENUMERATE, Some(uri), m));
         };
         let mut items = items;
         if body.optimize {

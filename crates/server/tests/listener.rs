@@ -465,3 +465,155 @@ async fn client_certificate_logon_over_https() {
     round_trip(&mut transport(&url, auth, Some(&tls))).await;
     server.shutdown().await;
 }
+
+/// Sends one raw request with `Connection: close` and returns the whole response (head and body).
+async fn raw_exchange(address: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!("{head}Host: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut response)).await.unwrap().unwrap();
+    String::from_utf8(response).unwrap()
+}
+
+#[tokio::test]
+async fn identify_over_the_listener_needs_no_credentials() {
+    // `wsman identify` / `winrm id -auth:none`: no Authorization, plain HTTP, AllowUnencrypted off.
+    let server = start(ServiceConfig::default(), None).await;
+    let address = server.http_address().unwrap();
+    let body = pssession_wsman::identify::request_bytes();
+    let response =
+        raw_exchange(address, "POST /wsman HTTP/1.1\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n", &body)
+            .await;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let identify = pssession_wsman::identify::IdentifyResponse::parse(
+        body.as_bytes(),
+        &pssession_wsman::envelope::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(identify.protocol_version, pssession_wsman::identify::PROTOCOL_VERSION);
+    assert!(identify.product_version.ends_with("Stack: 3.0"), "{identify:?}");
+    server.shutdown().await;
+}
+
+/// A raw HTTP/1.1 client connection: one request at a time, each response read by its Content-Length.
+struct RawHttp {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+/// A response: status, headers, body.
+type RawResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
+impl RawHttp {
+    async fn connect(address: std::net::SocketAddr) -> Self {
+        RawHttp { stream: TcpStream::connect(address).await.unwrap(), buffer: Vec::new() }
+    }
+
+    async fn read_more(&mut self) -> usize {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(60), self.stream.read(&mut chunk)).await.unwrap().unwrap();
+        self.buffer.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    async fn request(&mut self, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+        let mut head = format!("POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n", body.len());
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.stream.write_all(head.as_bytes()).await.unwrap();
+        self.stream.write_all(body).await.unwrap();
+        let end = loop {
+            if let Some(at) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at;
+            }
+            assert!(self.read_more().await > 0, "connection closed before a response");
+        };
+        let head = String::from_utf8(self.buffer[..end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+        while self.buffer.len() < end + 4 + length {
+            assert!(self.read_more().await > 0, "connection closed inside a body");
+        }
+        let body = self.buffer[end + 4..end + 4 + length].to_vec();
+        self.buffer.drain(..end + 4 + length);
+        (status, headers, body)
+    }
+
+    /// Waits until the server closes the connection.
+    async fn closed_by_server(&mut self) {
+        while self.read_more().await > 0 {}
+    }
+}
+
+fn raw_header<'a>(response: &'a RawResponse, name: &str) -> Option<&'a str> {
+    response.1.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Seals `envelope`, posts it without `Authorization` on `conn` and unseals the answer.
+async fn sealed_exchange(conn: &mut RawHttp, auth: &mut dyn ClientAuth, envelope: &[u8]) -> (u16, ResponseBody) {
+    let sealed = multipart::encrypt(&mut Sealer(auth), EncryptionProtocol::Spnego, envelope).unwrap();
+    let response = conn.request(&[("Content-Type", &sealed.content_type)], &sealed.body).await;
+    let content_type = raw_header(&response, "Content-Type").expect("a sealed answer").to_owned();
+    let plain =
+        multipart::decrypt(&mut Sealer(auth), &content_type, &response.2, &multipart::Limits::default()).unwrap();
+    (response.0, parse(&plain).body)
+}
+
+#[tokio::test]
+async fn a_sealed_session_survives_the_idle_connection_timeout() {
+    // The issue-21 scenario: the endpoint closes an idle keep-alive connection; the client opens a new one and
+    // seals the next body with the context it has, without authenticating again (pypsrp, pywinrm).
+    let server = Server::builder()
+        .user("alice", "Secret1!")
+        .plugin("Microsoft.PowerShell", echo_plugin())
+        .http(0)
+        .idle_connection_timeout(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let address = server.http_address().unwrap();
+    let mut auth: Box<dyn ClientAuth> = Box::new(negotiate_client(Credentials::new("alice", "Secret1!"), None, None));
+    let mut first = RawHttp::connect(address).await;
+    let mut token = auth.step(None).unwrap().unwrap();
+    loop {
+        let response = first.request(&[("Authorization", &token)], b"").await;
+        let www = raw_header(&response, "WWW-Authenticate").map(str::to_owned);
+        if response.0 == 200 {
+            if !auth.is_complete() {
+                assert_eq!(auth.step(www.as_deref()).unwrap(), None);
+            }
+            break;
+        }
+        assert_eq!(response.0, 401);
+        token = auth.step(www.as_deref()).unwrap().unwrap();
+    }
+    let client = Client::new();
+    let shell = guid();
+    let (status, body) = sealed_exchange(&mut first, auth.as_mut(), &client.create(&shell, b"hello")).await;
+    assert_eq!(status, 200, "{body:?}");
+
+    // Idle past the timeout: the server closes the connection.
+    first.closed_by_server().await;
+
+    let mut second = RawHttp::connect(address).await;
+    match sealed_exchange(&mut second, auth.as_mut(), &client.receive(&shell, None)).await {
+        (200, ResponseBody::Receive(r)) => assert_eq!(r.streams[0].data.as_ref(), b"hello"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        sealed_exchange(&mut second, auth.as_mut(), &client.delete(&shell)).await,
+        (200, ResponseBody::Delete)
+    ));
+    assert_eq!(server.service().shell_count(), 0);
+    server.shutdown().await;
+}

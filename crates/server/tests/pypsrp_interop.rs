@@ -181,9 +181,15 @@ async fn disconnect_then_connect_from_a_new_client_receives_what_ran_meanwhile()
     gate.await.expect("gate");
     assert_eq!(result["bob_sees"], json!([]), "another user must not see alice's pools");
     assert_eq!(result["found"], json!(1));
+    // RunspacePoolState.OPENED: the pool left Disconnected on the first Receive after the Connect.
+    assert_eq!(result["state_after_connect"], json!("2"));
     assert_eq!(result["pipelines"], json!(1));
     assert_eq!(strings(&result["output"]), ["item 1", "item 2", "item 3", "item 4", "item 5"]);
     assert_eq!(strings(&result["after_reconnect"]), ["still here"]);
+    // The pool was Opened, so pypsrp really disconnected it (RunspacePoolState.DISCONNECTED) and the server saw
+    // the shell Disconnected before the same client's Reconnect.
+    assert_eq!(result["state_after_disconnect"], json!("9"));
+    assert_eq!(result["server_state_after_disconnect"], json!("Disconnected"));
     server.shutdown().await;
 }
 
@@ -206,5 +212,17 @@ async fn pypsrp_exchanges_the_session_key_and_its_secure_string_arrives_decrypte
     let result = pypsrp(&server, false, "ntlm", "secure_string").await;
     assert_eq!(result["had_errors"], json!(false), "{result}");
     assert_eq!(strings(&result["output"]), ["pa55 w0rd \u{fc}\u{10437}", "done"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_session_goes_on_after_its_connection_closes() {
+    // NTLM with message encryption: after the connection closes, pypsrp seals the next body with its existing
+    // context on a new connection; the endpoint finds that context again (issue 21, item 1).
+    let server = start(false).await;
+    let result = pypsrp(&server, false, "ntlm", "reconnect").await;
+    assert_eq!(strings(&result["before"]), ["before"]);
+    assert_eq!(strings(&result["after"]), ["after"]);
+    assert_eq!(server.service().shell_count(), 0, "the pool was closed through the new connection");
     server.shutdown().await;
 }

@@ -505,3 +505,54 @@ async fn another_user_reaches_no_operation_of_a_shell_in_any_state() {
     }
     assert!(matches!(call(&service, &alice, &client.connect(&shell, None, None)).await, ResponseBody::Connect(_)));
 }
+
+/// The fault of `envelope`: the reason text (what pywinrm shows), checking it is ActionNotSupported and relates
+/// to the request's MessageID.
+async fn action_not_supported_reason(service: &pssession_server::Service, envelope: &[u8]) -> String {
+    let reply = service.handle_envelope(&user("alice"), envelope).await;
+    assert_eq!(reply.status, 500);
+    let response = parse(&reply.body);
+    let ResponseBody::Fault(fault) = response.body else { panic!("expected a fault: {:?}", response.body) };
+    assert_eq!((fault.wsman_code, fault.subcode.as_deref()), (Some(0x8033_8013), Some("ActionNotSupported")));
+    assert_eq!(fault.message.as_deref(), Some(fault.reason.as_str()));
+    let request_id =
+        pssession_wsman::envelope::parse_request_header(envelope, &Default::default()).ok().and_then(|h| h.message_id);
+    assert!(request_id.is_some() && response.header.relates_to == request_id, "{:?}", response.header);
+    fault.reason
+}
+
+#[tokio::test(start_paused = true)]
+async fn unsupported_shells_actions_and_resources_say_what_was_refused() {
+    use pssession_wsman::envelope::RequestBody;
+    use pssession_wsman::ops::CreateShell;
+    let (service, _) = service(ServiceConfig::default());
+    let client = Client::new();
+    // pywinrm's run_cmd/run_ps: a cmd shell Create.
+    let cmd_create =
+        CreateShell { input_streams: "stdin".into(), output_streams: "stdout stderr".into(), ..Default::default() };
+    let cmd = client.envelope(RequestBody::Create(cmd_create.clone()), resource::CMD, None);
+    let reason = action_not_supported_reason(&service, &cmd).await;
+    assert!(reason.contains(resource::CMD), "{reason}");
+    assert!(reason.contains("the cmd shell (WinRS) is not provided by this endpoint"), "{reason}");
+
+    // A Create on a ResourceURI no plugin serves (WMI here).
+    let wmi = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
+    let reason =
+        action_not_supported_reason(&service, &client.envelope(RequestBody::Create(cmd_create), wmi, None)).await;
+    assert!(reason.contains(wmi) && reason.contains("no plugin serves"), "{reason}");
+    assert!(reason.contains("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"), "{reason}");
+    // An Enumerate of it.
+    let enumerate = pssession_wsman::enumeration::Enumerate { optimize: true, max_elements: None, filter: None };
+    let reason =
+        action_not_supported_reason(&service, &client.envelope(RequestBody::Enumerate(enumerate), wmi, None)).await;
+    assert!(reason.contains(wmi) && reason.contains("Enumerate"), "{reason}");
+
+    // An Action the service does not know, on the PowerShell resource.
+    let frobnicate = "http://example.invalid/Frobnicate";
+    let unknown = String::from_utf8(client.create(&guid(), b""))
+        .unwrap()
+        .replace("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", frobnicate);
+    let reason = action_not_supported_reason(&service, unknown.as_bytes()).await;
+    assert!(reason.contains(frobnicate) && reason.contains(PS_URI), "{reason}");
+    assert_eq!(service.shell_count(), 0);
+}

@@ -169,6 +169,14 @@ pub fn parse_request(xml: &[u8], limits: &Limits) -> Result<Request, EnvelopeErr
     Ok(Request { header, body })
 }
 
+/// Parses only the header of a request envelope (server role): what a fault for a request whose body cannot be
+/// read (an unknown Action) relates to and names.
+pub fn parse_request_header(xml: &[u8], limits: &Limits) -> Result<Header, EnvelopeError> {
+    let root = xml::parse(xml, limits)?;
+    let (header, _) = envelope_parts(&root)?;
+    parse_header(header)
+}
+
 /// Parses a response envelope (client role). A SOAP fault becomes [`ResponseBody::Fault`] whatever the Action.
 pub fn parse_response(xml: &[u8], limits: &Limits) -> Result<Response, EnvelopeError> {
     // Stream payloads are read by the Receive fast path, never copied into the tree.

@@ -380,6 +380,41 @@ impl WsmanFault {
         Self::base("Sender", Some("ActionNotSupported"), TEXT_ACTION_NOT_SUPPORTED, 0x8033_8013, machine)
     }
 
+    /// `a:ActionNotSupported` (0x80338013) naming the Action asked for and the ResourceURI it addressed, so a
+    /// client's user sees what was refused (pywinrm shows the reason text only).
+    pub fn action_not_supported_for(action: &str, resource_uri: Option<&str>, machine: &str) -> Self {
+        let text = format!(
+            "The WS-Management service does not support the action {} (ResourceURI {}). ",
+            action.trim(),
+            resource_uri.map_or("(none)", str::trim)
+        );
+        Self::base("Sender", Some("ActionNotSupported"), &text, 0x8033_8013, machine)
+    }
+
+    /// `a:ActionNotSupported` (0x80338013) for a ResourceURI no plugin of this endpoint serves.
+    pub fn resource_not_supported(action: &str, resource_uri: Option<&str>, machine: &str) -> Self {
+        let text = format!(
+            "The WS-Management service cannot process the action {} because no plugin serves the ResourceURI {}. \
+             This endpoint serves PowerShell remoting: http://schemas.microsoft.com/powershell/<configuration>. ",
+            action.trim(),
+            resource_uri.map_or("(none)", str::trim)
+        );
+        Self::base("Sender", Some("ActionNotSupported"), &text, 0x8033_8013, machine)
+    }
+
+    /// `a:ActionNotSupported` (0x80338013) for a Create of the cmd shell (WinRS; pywinrm's `run_cmd` and
+    /// `run_ps`), which an endpoint serving only PowerShell remoting does not provide.
+    pub fn cmd_shell_not_provided(resource_uri: &str, machine: &str) -> Self {
+        let text = format!(
+            "The WS-Management service cannot create a shell for the ResourceURI {}: the cmd shell (WinRS) is not \
+             provided by this endpoint. It serves PowerShell remoting only \
+             (http://schemas.microsoft.com/powershell/<configuration>): use a PowerShell remoting client such as \
+             pypsrp or Enter-PSSession. ",
+            resource_uri.trim()
+        );
+        Self::base("Sender", Some("ActionNotSupported"), &text, 0x8033_8013, machine)
+    }
+
     /// SOAP `s:MustUnderstand` (0x80338010) for a header this server does not understand.
     pub fn not_understood(header: QualifiedName, machine: &str) -> Self {
         let mut f = Self::base("MustUnderstand", None, TEXT_MUST_UNDERSTAND, 0x8033_8010, machine);

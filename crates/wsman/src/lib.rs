@@ -20,6 +20,7 @@
 //! * [`ops`] — Create, Command, Send, Receive, Signal, Disconnect, Reconnect, Connect, Get bodies.
 //! * [`shell`] — shell properties (`rsp:Shell`) in Windows' formats.
 //! * [`enumeration`] — Enumerate / Pull / Release of shells and commands.
+//! * [`identify`] — Identify (no Action, answered without authentication) and its IdentifyResponse.
 //! * [`fault`] — SOAP faults, [`fault::WsmanFault`] and [`fault::FaultKind`], with Windows' texts for servers.
 //! * [`size`] — how much PSRP payload fits one envelope.
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod envelope;
 pub mod error;
 pub mod fault;
 pub mod header;
+pub mod identify;
 pub mod multipart;
 pub mod ops;
 pub mod receive;

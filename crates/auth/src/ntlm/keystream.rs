@@ -11,7 +11,8 @@
 
 use std::thread::JoinHandle;
 
-use rc4::{KeyInit, Rc4, StreamCipher};
+pub(crate) use rc4::Rc4;
+use rc4::{KeyInit, StreamCipher};
 use zeroize::Zeroizing;
 
 use super::crypto::Key16;
@@ -132,6 +133,12 @@ impl Rc4Stream {
         self.used = 0;
     }
 
+    /// A cipher positioned at the next byte this stream hands out, leaving the stream as it is: for checking a
+    /// message without consuming keystream. Costs RC4 over every byte handed out so far.
+    pub(crate) fn probe(&self) -> Rc4 {
+        rc4_at(&self.key, self.handed_out)
+    }
+
     /// Restarts the keystream (SPNEGO resets it after the mechListMIC).
     pub(crate) fn reset(&mut self) {
         *self = Rc4Stream::new(&self.key);
@@ -237,6 +244,24 @@ mod tests {
         let mut third = vec![0u8; 150_000];
         stream.apply(&mut third);
         assert_eq!([first, second, third].concat(), expected[..300_000]);
+    }
+
+    /// A probe yields the keystream the stream hands out next, whatever was generated ahead, and the stream is
+    /// unchanged by it.
+    #[test]
+    fn a_probe_is_at_the_next_byte_and_leaves_the_stream() {
+        let key = [4u8; 16];
+        let expected = reference(&key, 250_000);
+        let mut stream = Rc4Stream::new(&key);
+        let mut first = vec![0u8; 70_000];
+        stream.apply(&mut first);
+        stream.generate_ahead(100_000);
+        let mut probed = vec![0u8; 1_000];
+        stream.probe().apply_keystream(&mut probed);
+        assert_eq!(probed, expected[70_000..71_000]);
+        let mut next = vec![0u8; 180_000];
+        stream.apply(&mut next);
+        assert_eq!([first, next].concat(), expected[..250_000]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The NTLMv2 acceptor. Unlike sspi's acceptor it verifies the NTProofStr against the stored password of the
-//! named user, requires and checks the MIC, and checks channel bindings according to a policy.
+//! named user, checks the MIC whenever MsvAvFlags announces one (pyspnego's and Windows' rule: clients such as
+//! asyauth send none and do not set the flag), and checks channel bindings according to a policy.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ pub enum ChannelBindingPolicy {
 enum State {
     Initial,
     ChallengeSent { negotiate: Vec<u8>, challenge: Vec<u8>, server_challenge: [u8; 8] },
-    Complete { session: Box<NtlmSession>, identity: ClientIdentity },
+    Complete { session: Box<NtlmSession>, identity: ClientIdentity, carried_mic: bool },
     Failed,
 }
 
@@ -136,10 +137,9 @@ impl NtlmAcceptor {
         let pairs = parse_av_pairs(av_info)?;
         let av = |want: u16| pairs.iter().find(|(id, _)| *id == want).map(|(_, v)| *v);
         let av_flags = av(AV_FLAGS).and_then(|v| <[u8; 4]>::try_from(v).ok()).map_or(0, u32::from_le_bytes);
-        if av_flags & AV_FLAG_MIC == 0 {
-            return Err(AuthError::MicMismatch);
-        }
-        let mic = auth.mic.ok_or(AuthError::MicMismatch)?;
+        // The flag is authentic (covered by the NTProofStr), so a client that announced a MIC cannot have it
+        // stripped; one that did not announce it has nothing to check.
+        let mic = if av_flags & AV_FLAG_MIC != 0 { Some(auth.mic.ok_or(AuthError::MicMismatch)?) } else { None };
         let session_base_key = zeroize::Zeroizing::new(hmac_md5(&*key, &[&expected]));
         let key_exch = auth.flags & flags::KEY_EXCH != 0;
         let exported = if key_exch {
@@ -149,11 +149,13 @@ impl NtlmAcceptor {
         } else {
             session_base_key
         };
-        let mut zeroed = auth_msg.to_vec();
-        zeroed.get_mut(MIC_OFFSET..MIC_OFFSET + 16).ok_or(AuthError::MicMismatch)?.fill(0);
-        let expected_mic = hmac_md5(&*exported, &[negotiate, challenge, &zeroed]);
-        if !constant_time_eq(&expected_mic, &mic) {
-            return Err(AuthError::MicMismatch);
+        if let Some(mic) = mic {
+            let mut zeroed = auth_msg.to_vec();
+            zeroed.get_mut(MIC_OFFSET..MIC_OFFSET + 16).ok_or(AuthError::MicMismatch)?.fill(0);
+            let expected_mic = hmac_md5(&*exported, &[negotiate, challenge, &zeroed]);
+            if !constant_time_eq(&expected_mic, &mic) {
+                return Err(AuthError::MicMismatch);
+            }
         }
         if let Some((bindings, policy)) = &self.channel_bindings {
             let sent = av(AV_CHANNEL_BINDINGS).filter(|v| v.iter().any(|&b| b != 0));
@@ -170,8 +172,21 @@ impl NtlmAcceptor {
         self.state = State::Complete {
             session: Box::new(NtlmSession::new(&exported, false, key_exch)),
             identity: ClientIdentity { domain: auth.domain, user: auth.user },
+            carried_mic: mic.is_some(),
         };
         Ok(())
+    }
+
+    /// Whether the completed AUTHENTICATE announced (and so carried a verified) MIC: SPNEGO then requires the
+    /// mechListMIC too, as Windows and pyspnego do.
+    pub(crate) fn carried_mic(&self) -> bool {
+        matches!(self.state, State::Complete { carried_mic: true, .. })
+    }
+
+    /// Whether (`header`, `data`) is the client's next sealed message and verifies, without changing the session
+    /// (see [`crate::ServerAuth::verifies_next_seal`]).
+    pub(crate) fn verifies_next_seal(&self, header: &[u8], data: &[u8]) -> bool {
+        matches!(&self.state, State::Complete { session, .. } if session.verifies_next_incoming(header, data))
     }
 
     pub(crate) fn session_mut(&mut self) -> Option<&mut NtlmSession> {
@@ -187,11 +202,6 @@ impl AcceptorContext for NtlmAcceptor {
         match std::mem::replace(&mut self.state, State::Failed) {
             State::Initial => self.challenge(input).map(Some),
             State::ChallengeSent { negotiate, challenge, server_challenge } => {
-                if input.len() < MIC_OFFSET + 16 {
-                    // Too short to hold a MIC: parse for a precise error, else refuse.
-                    Authenticate::parse(input)?;
-                    return Err(AuthError::MicMismatch);
-                }
                 self.authenticate(&negotiate, &challenge, &server_challenge, input).map(|()| None)
             }
             State::Complete { .. } => Err(AuthError::InvalidState("NTLM already complete")),

@@ -1,6 +1,8 @@
 //! NTLM message signing and sealing with extended session security (MS-NLMP 3.4.4.2, 3.4.6).
 
 use super::crypto::{CLIENT_SEALING, CLIENT_SIGNING, Key16, SERVER_SEALING, SERVER_SIGNING, derive, hmac_md5};
+use rc4::StreamCipher;
+
 use super::keystream::{AHEAD_MIN, Rc4Stream};
 use crate::context::WrappedMessage;
 use crate::credentials::constant_time_eq;
@@ -87,6 +89,27 @@ impl NtlmSession {
         }
         self.incoming.prepare_next(plain.len());
         Ok(plain)
+    }
+
+    /// Whether (`header`, `data`) is the peer's next sealed message and verifies, checked on a probe of the RC4
+    /// stream so that nothing changes: a server finds which of several sessions a message belongs to before it
+    /// unseals it (where a wrong guess would put that session out of step for good). The sequence number, in
+    /// clear, rules most sessions out before any RC4; the probe then costs RC4 over what the peer sent so far.
+    pub(crate) fn verifies_next_incoming(&self, header: &[u8], data: &[u8]) -> bool {
+        let seq = self.incoming.seq.to_le_bytes();
+        if header.len() != SIGNATURE_LEN || header[..4] != 1u32.to_le_bytes() || header[12..] != seq {
+            return false;
+        }
+        let mut cipher = self.incoming.seal.probe();
+        let mut plain = zeroize::Zeroizing::new(data.to_vec());
+        cipher.apply_keystream(&mut plain);
+        let full = hmac_md5(&*self.incoming.sign_key, &[&seq, &plain]);
+        let mut checksum = [0u8; 8];
+        checksum.copy_from_slice(&full[..8]);
+        if self.key_exch {
+            cipher.apply_keystream(&mut checksum);
+        }
+        constant_time_eq(&checksum, &header[4..12])
     }
 
     /// Signature over `message` without sealing (SPNEGO mechListMIC).

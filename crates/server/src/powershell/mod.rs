@@ -14,7 +14,7 @@
 //! * **Signal** — a stop code stops the pipeline (PIPELINE_STATE Stopped); Terminate ends it.
 //! * **Connect** — connectXml validated as PowerShell's `ServerRemoteSession.ExecuteConnect` does
 //!   (protocol.md §3.3); the answer is SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA, and APPLICATION_PRIVATE_DATA
-//!   follows on the next pool Receive.
+//!   then RUNSPACEPOOL_STATE Opened (for pypsrp; Windows sends no state) follow on the next pool Receive.
 //!
 //! All server→client messages of a shell take their ObjectIds from one counter, as Windows numbers them.
 
@@ -478,9 +478,17 @@ impl PluginShell for PowerShellShell {
         for fragment in self.fragments(MessageType::RunspacePoolInitData, Uuid::nil(), init.encode()) {
             response.extend_from_slice(&fragment);
         }
-        // The connecting client gets APPLICATION_PRIVATE_DATA on its first pool Receive; running pipelines lose
-        // their input, as PowerShell completes every input collection on connect.
+        // The connecting client gets APPLICATION_PRIVATE_DATA on its first pool Receive (all Windows sends,
+        // protocol.md §3.3); running pipelines lose their input, as PowerShell completes every input collection on
+        // connect. RUNSPACEPOOL_STATE Opened follows, which Windows does not send: pypsrp moves its pool out of
+        // Disconnected only on that message (its recorded "Windows" Connect traces carry a hand-made copy of it),
+        // and PowerShell's client ignores an Opened that arrives when it is not Opening.
         self.send_to_pool(MessageType::ApplicationPrivateData, Uuid::nil(), self.application_private_data());
+        self.send_to_pool(
+            MessageType::RunspacePoolState,
+            Uuid::nil(),
+            RunspacePoolStateMessage { state: 2, error: None }.encode(),
+        );
         for pipeline in self.lock().pipelines.values_mut() {
             pipeline.input = None;
         }

@@ -42,6 +42,21 @@ def streams(ps):
     }
 
 
+def server_state(user, shell_id):
+    """The rsp:State the server reports for a shell, from an Enumerate on a fresh connection."""
+    import xml.etree.ElementTree as ET
+
+    from pypsrp.wsman import NAMESPACES
+
+    enum_msg = ET.Element("{%s}Enumerate" % NAMESPACES["wsen"])
+    ET.SubElement(enum_msg, "{%s}OptimizeEnumeration" % NAMESPACES["wsman"])
+    response = wsman(user).enumerate("http://schemas.microsoft.com/wbem/wsman/1/windows/shell", enum_msg)
+    for shell in response.findall("wsen:EnumerateResponse/wsman:Items/rsp:Shell", NAMESPACES):
+        if shell.find("rsp:ShellId", NAMESPACES).text.upper() == shell_id:
+            return shell.find("rsp:State", NAMESPACES).text
+    return None
+
+
 def text(values):
     return [str(v) for v in values]
 
@@ -103,6 +118,8 @@ def run_disconnect():
     result["output"] = output
     # Same-client reconnect after another disconnect.
     reattached.disconnect()
+    result["state_after_disconnect"] = str(reattached.state)
+    result["server_state_after_disconnect"] = server_state("alice", pool_id)
     reattached.connect()
     again = PowerShell(reattached)
     again.add_script("'still here'")
@@ -139,10 +156,26 @@ def run_secure_string():
         return {"output": text(ps.invoke()), "had_errors": ps.had_errors}
 
 
+def run_reconnect():
+    conn = wsman("alice")
+    with RunspacePool(conn) as pool:
+        before = PowerShell(pool)
+        before.add_script("'before'")
+        result = {"before": text(before.invoke())}
+        # The keep-alive connection goes away (as when the endpoint closes it after its idle timeout); pypsrp
+        # opens a new one and goes on sealing with the security context it has, without authenticating again.
+        conn.transport.session.close()
+        after = PowerShell(pool)
+        after.add_script("'after'")
+        result["after"] = text(after.invoke())
+    return result
+
+
 SCENARIOS = {
     "streams": run_streams,
     "disconnect": run_disconnect,
     "busy": run_busy,
     "secure_string": run_secure_string,
+    "reconnect": run_reconnect,
 }
 print(json.dumps(SCENARIOS[req["scenario"]]()))
