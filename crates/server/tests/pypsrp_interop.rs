@@ -219,7 +219,7 @@ async fn pypsrp_exchanges_the_session_key_and_its_secure_string_arrives_decrypte
 async fn a_sealed_session_goes_on_after_its_connection_closes() {
     // NTLM with message encryption: after the connection closes, pypsrp seals the next body with its existing
     // context on a new connection; the endpoint finds that context again (issue 21, item 1).
-    let server = start(false).await;
+    let (server, _) = start(false).await;
     let result = pypsrp(&server, false, "ntlm", "reconnect").await;
     assert_eq!(strings(&result["before"]), ["before"]);
     assert_eq!(strings(&result["after"]), ["after"]);
