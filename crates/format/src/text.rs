@@ -1,0 +1,235 @@
+//! How one value reads inside a table cell, a list entry or on its own line.
+
+use pssession_psrp::clixml::{Container, PsDateTime, PsObject, PsValue};
+
+/// How many items of a collection a cell shows before `...` (PowerShell's `$FormatEnumerationLimit`).
+pub const ENUMERATION_LIMIT: usize = 4;
+
+/// A value inside a table cell or list entry: a collection as `{a, b, c, d...}`, a dictionary's entries as
+/// `{[key, value], ...}`, an enum by name, a deserialized object by the `ToString` its sender computed (else its
+/// type name), a primitive by its `ToString`.
+pub fn cell_text(value: &PsValue) -> String {
+    match value {
+        PsValue::Object(object) => object_cell_text(object),
+        PsValue::Bytes(bytes) => enumeration(bytes.iter().map(|b| b.to_string()), bytes.len()),
+        other => other.to_string(),
+    }
+}
+
+fn object_cell_text(object: &PsObject) -> String {
+    if object.as_enum().is_some() {
+        return object.to_string();
+    }
+    match &object.container {
+        Some(Container::Dictionary(entries)) => enumeration(
+            entries.iter().map(|(key, value)| format!("[{}, {}]", item_text(key), item_text(value))),
+            entries.len(),
+        ),
+        Some(container) => {
+            let items = container.items().unwrap_or(&[]);
+            enumeration(items.iter().map(item_text), items.len())
+        }
+        None => object.to_string(),
+    }
+}
+
+/// An item inside an enumeration: a nested collection is not expanded again but shown by its type name, as
+/// PowerShell does.
+fn item_text(value: &PsValue) -> String {
+    match value {
+        PsValue::Object(object) if object.container.is_some() => object
+            .type_names()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| if object.dictionary().is_some() { "System.Collections.Hashtable" } else { "System.Object[]" }.to_owned()),
+        PsValue::Bytes(_) => "System.Byte[]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn enumeration(items: impl Iterator<Item = String>, count: usize) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.take(ENUMERATION_LIMIT).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&item);
+    }
+    if count > ENUMERATION_LIMIT {
+        out.push_str("...");
+    }
+    out.push('}');
+    out
+}
+
+/// A cell shows one line: the first line of a multi-line value, with `...` when more follows; tabs become spaces.
+pub fn one_line(text: String) -> String {
+    if !text.contains(['\n', '\r', '\t']) {
+        return text;
+    }
+    let mut lines = text.split(['\n', '\r']).filter(|line| !line.is_empty());
+    let first = lines.next().unwrap_or("").replace('\t', " ");
+    if lines.next().is_some() { format!("{first}...") } else { first }
+}
+
+/// A value on its own line, as Out-Default prints a scalar: a DateTime in the long form of its `DateTime`
+/// property (`Monday, January 15, 2024 3:45:00 PM`), everything else by its `ToString`.
+pub fn scalar_text(value: &PsValue) -> String {
+    match value {
+        PsValue::DateTime(dt) => long_date_time(dt),
+        PsValue::Object(object) => match &object.base {
+            Some(PsValue::DateTime(dt)) if object.to_string.is_none() => long_date_time(dt),
+            _ => object.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/// en-US `dddd, MMMM d, yyyy h:mm:ss tt`.
+pub fn long_date_time(dt: &PsDateTime) -> String {
+    let (year, month, day, hour, minute, second, _) = dt.parts();
+    let weekday = WEEKDAYS[(days_from_civil(year, month, day) + 4).rem_euclid(7) as usize];
+    let month_name = MONTHS[(month.clamp(1, 12) - 1) as usize];
+    let (hour12, meridiem) = twelve_hour(hour);
+    format!("{weekday}, {month_name} {day}, {year} {hour12}:{minute:02}:{second:02} {meridiem}")
+}
+
+/// en-US short date and time in the `"{0,10}  {1,8}"` layout of `Get-ChildItem`'s LastWriteTime column:
+/// ` 1/15/2024   3:45 PM`.
+pub fn file_time(dt: &PsDateTime) -> String {
+    let (year, month, day, hour, minute, _, _) = dt.parts();
+    let (hour12, meridiem) = twelve_hour(hour);
+    format!("{:>10}  {:>8}", format!("{month}/{day}/{year}"), format!("{hour12}:{minute:02} {meridiem}"))
+}
+
+fn twelve_hour(hour: i64) -> (i64, &'static str) {
+    match hour {
+        0 => (12, "AM"),
+        1..=11 => (hour, "AM"),
+        12 => (12, "PM"),
+        _ => (hour - 12, "PM"),
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (1970-01-01 was a Thursday).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// A numeric value as a double (integers, floats, decimals, and objects wrapping one).
+pub fn as_f64(value: &PsValue) -> Option<f64> {
+    match value {
+        PsValue::Single(v) => Some(f64::from(*v)),
+        PsValue::Double(v) => Some(*v),
+        PsValue::Decimal(d) => d.to_string().parse().ok(),
+        PsValue::U64(v) => Some(*v as f64),
+        PsValue::Object(object) => object.base.as_ref().and_then(as_f64),
+        other => other.as_i64().map(|v| v as f64),
+    }
+}
+
+/// Whether a value is a number (numbers are right-aligned in tables PowerShell lays out by itself).
+pub fn is_numeric(value: &PsValue) -> bool {
+    match value {
+        PsValue::U8(_)
+        | PsValue::I8(_)
+        | PsValue::U16(_)
+        | PsValue::I16(_)
+        | PsValue::U32(_)
+        | PsValue::I32(_)
+        | PsValue::U64(_)
+        | PsValue::I64(_)
+        | PsValue::Single(_)
+        | PsValue::Double(_)
+        | PsValue::Decimal(_) => true,
+        PsValue::Object(object) => object.as_enum().is_none() && object.base.as_ref().is_some_and(is_numeric),
+        _ => false,
+    }
+}
+
+/// .NET's `ToString("N")` in en-US: two decimals, thousands separated by commas (`1,234.57`).
+pub fn number_n2(value: f64) -> String {
+    if !value.is_finite() {
+        return if value.is_nan() { "NaN".into() } else if value > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    let fixed = format!("{:.2}", value.abs());
+    let (whole, fraction) = fixed.split_once('.').unwrap_or((&fixed, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && fixed.bytes().any(|b| b.is_ascii_digit() && b != b'0') { "-" } else { "" };
+    format!("{sign}{grouped}.{fraction}")
+}
+
+/// PowerShell's `[long]` conversion of a double: rounded half to even.
+pub fn round_half_even(value: f64) -> i64 {
+    let rounded = value.round();
+    let result = if (value - value.trunc()).abs() == 0.5 { 2.0 * (value / 2.0).round() } else { rounded };
+    result as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_in_en_us() {
+        assert_eq!(number_n2(1234.567), "1,234.57");
+        assert_eq!(number_n2(0.05), "0.05");
+        assert_eq!(number_n2(-1234567.0), "-1,234,567.00");
+        assert_eq!(round_half_even(2.5), 2);
+        assert_eq!(round_half_even(3.5), 4);
+        assert_eq!(round_half_even(2.4), 2);
+        assert_eq!(round_half_even(-2.5), -2);
+    }
+
+    #[test]
+    fn dates_read_as_in_en_us() {
+        let dt = PsDateTime::parse("2024-01-15T15:45:09").expect("date");
+        assert_eq!(long_date_time(&dt), "Monday, January 15, 2024 3:45:09 PM");
+        assert_eq!(file_time(&dt), " 1/15/2024   3:45 PM");
+        let midnight = PsDateTime::parse("2000-02-29T00:05:00Z").expect("date");
+        assert_eq!(long_date_time(&midnight), "Tuesday, February 29, 2000 12:05:00 AM");
+    }
+
+    #[test]
+    fn collections_show_four_items() {
+        let list = |n: i32| {
+            let mut object = PsObject::with_type_names(["System.Object[]", "System.Array", "System.Object"]);
+            object.container = Some(Container::List((1..=n).map(PsValue::I32).collect()));
+            PsValue::from(object)
+        };
+        assert_eq!(cell_text(&list(3)), "{1, 2, 3}");
+        assert_eq!(cell_text(&list(6)), "{1, 2, 3, 4...}");
+        let mut outer = PsObject::with_type_names(["System.Object[]"]);
+        outer.container = Some(Container::List(vec![list(2), PsValue::from("x")]));
+        assert_eq!(cell_text(&outer.into()), "{System.Object[], x}");
+        assert_eq!(one_line("first\r\nsecond".to_owned()), "first...");
+    }
+}
