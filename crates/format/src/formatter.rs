@@ -271,6 +271,9 @@ fn classify(value: &PsValue) -> Kind<'_> {
     if object.dictionary().is_some() {
         return Kind::Dictionary(object);
     }
+    if let Some(text) = crate::text::record_text(value) {
+        return Kind::Scalar(text);
+    }
     let type_names = object.type_names();
     if object.as_enum().is_some() || object.base.is_some() || object.items().is_some() || views::shown_as_text(type_names)
     {

@@ -101,6 +101,44 @@ const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
+/// The note properties by which PowerShell recognises a debug, verbose or warning record merged into the output
+/// stream (and rehydrates it as one), with the prefix its host prints before the message.
+const RECORD_PREFIXES: [(&str, &str); 3] =
+    [("WriteDebugStream", "DEBUG: "), ("WriteVerboseStream", "VERBOSE: "), ("WriteWarningStream", "WARNING: ")];
+
+/// The text of a stream record found in the output stream (`2>&1`, `*>&1`): `WARNING: message` and the like for
+/// informational records, an error record as PowerShell's host shows it ([`error_record_text`]).
+pub fn record_text(value: &PsValue) -> Option<String> {
+    let object = value.as_object()?;
+    for (flag, prefix) in RECORD_PREFIXES {
+        if object.property(flag).and_then(PsValue::as_bool) == Some(true) {
+            let message = object
+                .property("InformationalRecord_Message")
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| object.to_string());
+            return Some(format!("{prefix}{message}"));
+        }
+    }
+    if object.property("writeErrorStream").is_some() || object.property("ErrorCategory_Category").is_some() {
+        return error_record_text(value);
+    }
+    None
+}
+
+/// An error record as Windows PowerShell's host prints it: the message, then the `CategoryInfo` and
+/// `FullyQualifiedErrorId` lines; `None` when the value is not a readable ErrorRecord.
+pub fn error_record_text(value: &PsValue) -> Option<String> {
+    let record = pssession_psrp::messages::ErrorRecord::from_value(value).ok()?;
+    let mut text = value.as_object().and_then(|o| o.to_string.clone()).unwrap_or_else(|| record.message.clone());
+    if !record.reason.is_empty() || !record.activity.is_empty() {
+        text.push_str(&format!("\n    + CategoryInfo          : {}", record.category_message()));
+    }
+    if !record.fully_qualified_error_id.is_empty() {
+        text.push_str(&format!("\n    + FullyQualifiedErrorId : {}", record.fully_qualified_error_id));
+    }
+    Some(text)
+}
+
 /// en-US `dddd, MMMM d, yyyy h:mm:ss tt`.
 pub fn long_date_time(dt: &PsDateTime) -> String {
     let (year, month, day, hour, minute, second, _) = dt.parts();

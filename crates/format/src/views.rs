@@ -138,6 +138,40 @@ pub const JOB: View = View {
     group_by: None,
 };
 
+/// `Get-Variable`.
+pub const VARIABLE: View = View {
+    name: "variable",
+    type_names: &["System.Management.Automation.PSVariable"],
+    columns: &[
+        column("Name", Some(30), Left, Property(&["Name"])),
+        column("Value", None, Left, Property(&["Value"])),
+    ],
+    group_by: None,
+};
+
+/// `Get-Culture`.
+pub const CULTURE: View = View {
+    name: "culture",
+    type_names: &["System.Globalization.CultureInfo"],
+    columns: &[
+        column("LCID", Some(16), Left, Property(&["LCID"])),
+        column("Name", Some(16), Left, Property(&["Name"])),
+        column("DisplayName", None, Left, Property(&["DisplayName"])),
+    ],
+    group_by: None,
+};
+
+/// `Get-History`.
+pub const HISTORY: View = View {
+    name: "history",
+    type_names: &["Microsoft.PowerShell.Commands.HistoryInfo"],
+    columns: &[
+        column("Id", Some(4), Right, Property(&["Id"])),
+        column("CommandLine", None, Left, Property(&["CommandLine"])),
+    ],
+    group_by: None,
+};
+
 /// Any dictionary (a hashtable's entries): `Name`/`Value`.
 pub const DICTIONARY: View = View {
     name: "dictionary",
@@ -147,7 +181,7 @@ pub const DICTIONARY: View = View {
 };
 
 /// The views looked up by type name (the dictionary view applies to every dictionary, whatever its type).
-pub const VIEWS: &[View] = &[PROCESS, SERVICE, FILE_SYSTEM, JOB];
+pub const VIEWS: &[View] = &[PROCESS, SERVICE, FILE_SYSTEM, JOB, VARIABLE, CULTURE, HISTORY];
 
 /// Types shown by their `ToString` on a line of their own, whatever properties they carry.
 pub const TO_STRING_TYPES: &[&str] = &[
