@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, Row, SessionSelector, buffering_mode, locate, print_rows,
+    ConnectionArgs, ObjectFormat, OutputPrinter, Row, SessionSelector, buffering_mode, locate, print_rows,
     record_failure, remember_left, store,
 };
 use crate::interrupt::Interrupts;
@@ -46,8 +46,8 @@ pub struct InvokeArgs {
     #[arg(long = "output-buffering-mode")]
     pub output_buffering_mode: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ObjectFormat::Text)]
+    pub output: ObjectFormat,
 }
 
 /// Runs `invoke`.
@@ -81,6 +81,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
                 Ok::<_, pssession_connect::Error>((session.info(), interrupted))
             }
             .await;
+            printer.finish();
             failed |= printer.failed();
             match result {
                 Ok((info, interrupted)) => {
@@ -140,6 +141,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
             }
         }
         .await;
+        printer.finish();
         failed |= printer.failed();
         match result {
             Ok((info, interrupted)) => {
@@ -157,7 +159,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
         }
     }
     if args.in_disconnected_session {
-        print_rows(&rows, args.output);
+        print_rows(&rows, args.output.rows());
     }
     Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, locate, record_failure, remember_left, store,
+    ConnectionArgs, ObjectFormat, OutputPrinter, SessionSelector, locate, record_failure, remember_left, store,
 };
 use crate::interrupt::Interrupts;
 use crate::progress::Progress;
@@ -25,8 +25,8 @@ pub struct ReceiveArgs {
     #[command(flatten)]
     pub selector: SessionSelector,
     /// Output format of the objects.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ObjectFormat::Text)]
+    pub output: ObjectFormat,
 }
 
 /// Runs `receive`.
@@ -64,6 +64,7 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
             Ok::<_, pssession_connect::Error>((losses, session.info(), interrupted))
         }
         .await;
+        printer.finish();
         progress.clear();
         failed |= printer.failed();
         match result {

@@ -275,7 +275,10 @@ fn classify(value: &PsValue) -> Kind<'_> {
         return Kind::Scalar(text);
     }
     let type_names = object.type_names();
-    if object.as_enum().is_some() || object.base.is_some() || object.items().is_some() || views::shown_as_text(type_names)
+    if object.as_enum().is_some()
+        || object.base.is_some()
+        || object.items().is_some()
+        || views::shown_as_text(type_names)
     {
         return Kind::Scalar(scalar_text(value));
     }
@@ -300,15 +303,15 @@ fn display_property_names(object: &PsObject) -> Vec<Arc<str>> {
             .collect();
         if !present.is_empty() {
             // In the set's order, not the object's.
-            return names
-                .iter()
-                .filter_map(|n| present.iter().find(|p| p.eq_ignore_ascii_case(n)).cloned())
-                .fold(Vec::new(), |mut unique, name| {
+            return names.iter().filter_map(|n| present.iter().find(|p| p.eq_ignore_ascii_case(n)).cloned()).fold(
+                Vec::new(),
+                |mut unique, name| {
                     if !unique.contains(&name) {
                         unique.push(name);
                     }
                     unique
-                });
+                },
+            );
         }
     }
     let mut names: Vec<Arc<str>> = Vec::new();
@@ -346,7 +349,9 @@ fn column_text(column: &Column, object: &PsObject) -> String {
             .and_then(as_f64)
             .map(|bytes| round_half_even(bytes / 1024.0).to_string())
             .unwrap_or_default(),
-        ColumnValue::Seconds(names) => first_property(object, names).and_then(as_f64).map(number_n2).unwrap_or_default(),
+        ColumnValue::Seconds(names) => {
+            first_property(object, names).and_then(as_f64).map(number_n2).unwrap_or_default()
+        }
         ColumnValue::FileTime(names) => match first_property(object, names) {
             Some(PsValue::DateTime(dt)) => file_time(dt),
             Some(other) => cell_text(other),

@@ -37,11 +37,12 @@ fn object_cell_text(object: &PsObject) -> String {
 /// PowerShell does.
 fn item_text(value: &PsValue) -> String {
     match value {
-        PsValue::Object(object) if object.container.is_some() => object
-            .type_names()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| if object.dictionary().is_some() { "System.Collections.Hashtable" } else { "System.Object[]" }.to_owned()),
+        PsValue::Object(object) if object.container.is_some() => {
+            object.type_names().first().cloned().unwrap_or_else(|| {
+                if object.dictionary().is_some() { "System.Collections.Hashtable" } else { "System.Object[]" }
+                    .to_owned()
+            })
+        }
         PsValue::Bytes(_) => "System.Byte[]".to_owned(),
         other => other.to_string(),
     }
@@ -210,7 +211,13 @@ pub fn is_numeric(value: &PsValue) -> bool {
 /// .NET's `ToString("N")` in en-US: two decimals, thousands separated by commas (`1,234.57`).
 pub fn number_n2(value: f64) -> String {
     if !value.is_finite() {
-        return if value.is_nan() { "NaN".into() } else if value > 0.0 { "∞".into() } else { "-∞".into() };
+        return if value.is_nan() {
+            "NaN".into()
+        } else if value > 0.0 {
+            "∞".into()
+        } else {
+            "-∞".into()
+        };
     }
     let fixed = format!("{:.2}", value.abs());
     let (whole, fraction) = fixed.split_once('.').unwrap_or((&fixed, "00"));

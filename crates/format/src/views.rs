@@ -142,10 +142,7 @@ pub const JOB: View = View {
 pub const VARIABLE: View = View {
     name: "variable",
     type_names: &["System.Management.Automation.PSVariable"],
-    columns: &[
-        column("Name", Some(30), Left, Property(&["Name"])),
-        column("Value", None, Left, Property(&["Value"])),
-    ],
+    columns: &[column("Name", Some(30), Left, Property(&["Name"])), column("Value", None, Left, Property(&["Value"]))],
     group_by: None,
 };
 

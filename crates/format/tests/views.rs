@@ -28,7 +28,10 @@ fn process(name: &str, id: i32, handles: i32, ws: i64, cpu: f64) -> String {
 
 #[test]
 fn a_process_prints_as_the_process_table_not_as_its_to_string() {
-    let out = render(&[&process("bash", 1234, 232, 12_537_856, 0.046875), &process("svchost", 804, 1455, 30_720_000, 1234.5)]);
+    let out = render(&[
+        &process("bash", 1234, 232, 12_537_856, 0.046875),
+        &process("svchost", 804, 1455, 30_720_000, 1234.5),
+    ]);
     assert!(!out.contains("System.Diagnostics.Process"), "a Process printed as its ToString:\n{out}");
     assert_eq!(
         out,
@@ -123,7 +126,10 @@ fn up_to_four_properties_make_a_table_more_make_a_list() {
     let four = custom(&[("A", "1"), ("B", "2"), ("C", "3"), ("D", "4")]);
     assert_eq!(render(&[&four]), "\nA B C D\n- - - -\n1 2 3 4\n\n");
     let five = custom(&[("A", "1"), ("B", "2"), ("C", "3"), ("D", "4"), ("Longer", "5")]);
-    assert_eq!(render(&[&five, &five]), "\nA      : 1\nB      : 2\nC      : 3\nD      : 4\nLonger : 5\n\nA      : 1\nB      : 2\nC      : 3\nD      : 4\nLonger : 5\n\n");
+    assert_eq!(
+        render(&[&five, &five]),
+        "\nA      : 1\nB      : 2\nC      : 3\nD      : 4\nLonger : 5\n\nA      : 1\nB      : 2\nC      : 3\nD      : 4\nLonger : 5\n\n"
+    );
     let forced = render_with(FormatOptions { shape: Shape::Table, ..FormatOptions::default() }, &[&five]);
     assert_eq!(forced, "\nA B C D Longer\n- - - - ------\n1 2 3 4 5\n\n");
     let listed = render_with(FormatOptions { shape: Shape::List, ..FormatOptions::default() }, &[&four]);
@@ -138,7 +144,13 @@ fn the_default_display_property_set_picks_the_columns() {
 
 #[test]
 fn a_new_shape_starts_a_new_table_and_scalars_interrupt_tables() {
-    let out = render(&[&custom(&[("A", "1")]), &custom(&[("A", "2")]), &custom(&[("B", "3")]), "<S>text</S>", &custom(&[("B", "4")])]);
+    let out = render(&[
+        &custom(&[("A", "1")]),
+        &custom(&[("A", "2")]),
+        &custom(&[("B", "3")]),
+        "<S>text</S>",
+        &custom(&[("B", "4")]),
+    ]);
     assert_eq!(out, "\nA\n-\n1\n2\n\n\nB\n-\n3\n\ntext\n\nB\n-\n4\n\n");
 }
 
@@ -154,7 +166,10 @@ fn tables_are_cut_to_the_terminal_and_measure_wide_characters() {
     // (8 wide characters and "..." take 19 cells; a ninth would take 21).
     assert_eq!(out, "\nName\n----\n日本語の長いファ...\n\n");
     let fits = render(&[&wide]);
-    assert_eq!(fits, "\nName                       Kind\n----                       ----\n日本語の長いファイル名です x\n\n");
+    assert_eq!(
+        fits,
+        "\nName                       Kind\n----                       ----\n日本語の長いファイル名です x\n\n"
+    );
 }
 
 fn unicode_width(text: &str) -> usize {
@@ -163,7 +178,8 @@ fn unicode_width(text: &str) -> usize {
 
 #[test]
 fn widths_come_from_the_first_rows_and_later_rows_are_cut() {
-    let mut inputs: Vec<String> = (0..pssession_format::PREVIEW_ROWS).map(|_| custom(&[("Name", "ab"), ("X", "1")])).collect();
+    let mut inputs: Vec<String> =
+        (0..pssession_format::PREVIEW_ROWS).map(|_| custom(&[("Name", "ab"), ("X", "1")])).collect();
     inputs.push(custom(&[("Name", "much longer"), ("X", "2")]));
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let out = render(&refs);
