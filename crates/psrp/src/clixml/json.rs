@@ -238,7 +238,7 @@ fn write_object(object: &PsObject, depth: usize, budget: &mut usize, out: &mut S
                 if !std::mem::take(&mut first) {
                     out.push(',');
                 }
-                write_string(&name, out);
+                write_string(name, out);
                 out.push(':');
                 write_value(value, depth + 1, budget, out);
             }
