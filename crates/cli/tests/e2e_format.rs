@@ -82,3 +82,32 @@ fn a_process_prints_as_the_process_table() {
     let list = invoke(&machine, &uri, "Get-TestData -Count 1 -Size 3", "list");
     assert_eq!(list.ok(), "\nSequence : 1\nPayload  : bbb\n\n");
 }
+
+#[test]
+fn custom_objects_nest_in_json_and_print_as_tables() {
+    let endpoints = Endpoints::start(Setup::default());
+    let uri = endpoints.http_uri(0);
+    let machine = Machine::new("format-custom", ALICE);
+    let script = "[pscustomobject]@{ Name = 'n'; Inner = [pscustomobject]@{ X = 1; Y = 'y' }; List = @(1, 'two'); Map = @{ k = 2 } }";
+    let json = invoke(&machine, &uri, script, "json");
+    let value: serde_json::Value = serde_json::from_str(json.ok().trim_end()).expect("one JSON value");
+    assert_eq!(
+        value,
+        serde_json::json!({ "Name": "n", "Inner": { "X": 1, "Y": "y" }, "List": [1, "two"], "Map": { "k": 2 } })
+    );
+    // In order, as the literal wrote them.
+    assert!(
+        json.stdout.starts_with(r#"{"Name":"n","Inner":{"X":1,"Y":"y"},"List":[1,"two"],"Map""#),
+        "{}",
+        json.stdout
+    );
+    let text = invoke(&machine, &uri, script, "text");
+    assert_eq!(
+        text.ok(),
+        "\nName Inner       List     Map\n---- -----       ----     ---\nn    @{X=1; Y=y} {1, two} {[k, 2]}\n\n"
+    );
+    // The Process objects carry PSStandardMembers, which JSON leaves out as ConvertTo-Json does.
+    let process = invoke(&machine, &uri, "Get-Process | Select-Object -First 1", "json");
+    let process: serde_json::Value = serde_json::from_str(process.ok().trim_end()).expect("one JSON value");
+    assert!(process["Id"].is_number() && process.get("PSStandardMembers").is_none(), "{process}");
+}

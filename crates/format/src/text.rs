@@ -6,7 +6,7 @@ use pssession_psrp::clixml::{Container, PsDateTime, PsObject, PsValue};
 pub const ENUMERATION_LIMIT: usize = 4;
 
 /// A value inside a table cell or list entry: a collection as `{a, b, c, d...}`, a dictionary's entries as
-/// `{[key, value], ...}`, an enum by name, a deserialized object by the `ToString` its sender computed (else its
+/// `{[key, value], ...}` (PowerShell 7's text of a DictionaryEntry), an enum by name, a deserialized object by the `ToString` its sender computed (else its
 /// type name), a primitive by its `ToString`.
 pub fn cell_text(value: &PsValue) -> String {
     match value {

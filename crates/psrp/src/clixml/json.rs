@@ -21,7 +21,7 @@ pub const JSON_NODE_BUDGET: usize = 1_000_000;
 const SECURE_STRING_TEXT: &str = "System.Security.SecureString";
 
 impl PsValue {
-    /// Converts to JSON: numbers (decimals included) and booleans as JSON scalars, text-like values (dates as
+    /// Converts to JSON (leaving out the `PSStandardMembers` member set): numbers (decimals included) and booleans as JSON scalars, text-like values (dates as
     /// ISO 8601, durations as ISO 8601 durations, GUIDs, versions) as text, byte arrays as base64, dictionaries
     /// as objects, lists as arrays, enums as their number (as `ConvertTo-Json` does) and other objects as a map
     /// of their properties. A SecureString is never rendered, only its type.
@@ -187,7 +187,7 @@ fn convert_object(object: &PsObject, depth: usize, budget: &mut usize) -> Value 
         ObjectShape::Text => Value::String(object.to_string()),
         ObjectShape::Properties => {
             let mut map = Map::new();
-            for property in object.properties() {
+            for property in object.properties().filter(|p| !is_member_set(p)) {
                 map.insert(property.name.to_string(), convert(&property.value, depth + 1, budget));
             }
             Value::Object(map)
@@ -258,7 +258,7 @@ fn write_object(object: &PsObject, depth: usize, budget: &mut usize, out: &mut S
         ObjectShape::Text => write_string(&object.to_string(), out),
         ObjectShape::Properties => {
             out.push('{');
-            let properties: Vec<_> = object.properties().collect();
+            let properties: Vec<_> = object.properties().filter(|p| !is_member_set(p)).collect();
             let shadowed = shadowed(&properties.iter().map(|p| &*p.name).collect::<Vec<_>>());
             let mut first = true;
             for (i, property) in properties.iter().enumerate() {
@@ -275,6 +275,11 @@ fn write_object(object: &PsObject, depth: usize, budget: &mut usize, out: &mut S
             out.push('}');
         }
     }
+}
+
+/// `PSStandardMembers` is a member set (display metadata), not a property: `ConvertTo-Json` leaves it out too.
+fn is_member_set(property: &crate::clixml::PsProperty) -> bool {
+    &*property.name == "PSStandardMembers"
 }
 
 /// For each name, whether a later one is equal (a JSON object keeps the last); linear in the number of names.
@@ -352,6 +357,14 @@ mod tests {
         );
         let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(parsed, value.to_json());
+    }
+
+    #[test]
+    fn the_standard_members_set_is_not_a_property() {
+        let members = PsObject::custom([("DefaultDisplayPropertySet", PsValue::from("x"))]);
+        let value: PsValue = PsObject::custom([("Id", PsValue::I32(1)), ("PSStandardMembers", members.into())]).into();
+        assert_eq!(line(&value), r#"{"Id":1}"#);
+        assert_eq!(value.to_json(), serde_json::json!({"Id": 1}));
     }
 
     #[test]
