@@ -98,9 +98,16 @@ struct Table {
     widths: Option<Vec<usize>>,
 }
 
-/// How one object is laid out.
+/// How one value is laid out.
 enum Kind<'a> {
+    /// A line of its own.
     Scalar(String),
+    /// Table rows or list entries.
+    Rows(Rows<'a>),
+}
+
+/// An object shown as table rows or list entries.
+enum Rows<'a> {
     View(&'static View, &'a PsObject),
     Dictionary(&'a PsObject),
     Properties(&'a PsObject, Vec<Arc<str>>),
@@ -140,7 +147,9 @@ impl Formatter {
     /// Fixes the widths of the table being collected from the rows seen so far and writes them out (what
     /// PowerShell does when the stream pauses); later rows of the same shape continue that table.
     pub fn flush(&mut self, out: &mut String) {
-        if let Some(Open::Table(table)) = &mut self.open {
+        if let Some(Open::Table(table)) = &mut self.open
+            && !table.pending.is_empty()
+        {
             table.fix_widths(self.options.width, out);
         }
     }
@@ -152,6 +161,8 @@ impl Formatter {
 
     fn close(&mut self, out: &mut String) {
         match self.open.take() {
+            // A table that never got a row (an empty hashtable) prints nothing, as in PowerShell.
+            Some(Open::Table(table)) if table.widths.is_none() && table.pending.is_empty() => {}
             Some(Open::Table(mut table)) => {
                 table.fix_widths(self.options.width, out);
                 out.push('\n');
@@ -171,36 +182,35 @@ impl Formatter {
                 out.push_str(&text);
                 out.push('\n');
             }
-            kind => {
-                let as_table = match (self.options.shape, &kind) {
+            Kind::Rows(rows) => {
+                let as_table = match (self.options.shape, &rows) {
                     (Shape::Table, _) => true,
                     (Shape::List, _) => false,
-                    (Shape::Auto, Kind::Properties(_, names)) => names.len() <= MAX_TABLE_PROPERTIES,
+                    (Shape::Auto, Rows::Properties(_, names)) => names.len() <= MAX_TABLE_PROPERTIES,
                     (Shape::Auto, _) => true,
                 };
                 if as_table {
-                    self.write_table_rows(&kind, out);
+                    self.write_table_rows(&rows, out);
                 } else {
-                    self.write_list_entries(&kind, out);
+                    self.write_list_entries(&rows, out);
                 }
             }
         }
     }
 
-    fn write_table_rows(&mut self, kind: &Kind<'_>, out: &mut String) {
-        let (key, group) = match kind {
-            Kind::View(view, object) => (TableKey::View(view.name), group_value(view, object)),
-            Kind::Dictionary(_) => (TableKey::View(views::DICTIONARY.name), None),
-            Kind::Properties(_, names) => (TableKey::Properties(names.clone()), None),
-            Kind::Scalar(_) => return,
+    fn write_table_rows(&mut self, rows: &Rows<'_>, out: &mut String) {
+        let (key, group) = match rows {
+            Rows::View(view, object) => (TableKey::View(view.name), group_value(view, object)),
+            Rows::Dictionary(_) => (TableKey::View(views::DICTIONARY.name), None),
+            Rows::Properties(_, names) => (TableKey::Properties(names.clone()), None),
         };
         let continues = matches!(&self.open, Some(Open::Table(table)) if table.key == key && table.group == group);
         if !continues {
             self.close(out);
-            let columns = match kind {
-                Kind::View(view, _) => view_columns(view),
-                Kind::Dictionary(_) => view_columns(&views::DICTIONARY),
-                Kind::Properties(object, names) => names
+            let columns = match rows {
+                Rows::View(view, _) => view_columns(view),
+                Rows::Dictionary(_) => view_columns(&views::DICTIONARY),
+                Rows::Properties(object, names) => names
                     .iter()
                     .map(|name| TableColumn {
                         label: Arc::clone(name),
@@ -208,9 +218,8 @@ impl Formatter {
                         align: if object.property(name).is_some_and(is_numeric) { Align::Right } else { Align::Left },
                     })
                     .collect(),
-                Kind::Scalar(_) => return,
             };
-            if let (Some(text), Kind::View(view, _)) = (&group, kind)
+            if let (Some(text), Rows::View(view, _)) = (&group, rows)
                 && let Some(group_by) = view.group_by
             {
                 out.push_str(&format!("\n    {}: {text}\n\n", group_by.label));
@@ -219,49 +228,47 @@ impl Formatter {
         }
         let Some(Open::Table(table)) = &mut self.open else { return };
         let width = self.options.width;
-        match kind {
-            Kind::View(view, object) => {
+        match rows {
+            Rows::View(view, object) => {
                 table.add_row(view.columns.iter().map(|c| one_line(column_text(c, object))).collect(), width, out)
             }
-            Kind::Dictionary(object) => {
+            Rows::Dictionary(object) => {
                 for (key, value) in object.dictionary().unwrap_or(&[]) {
                     table.add_row(vec![one_line(cell_text(key)), one_line(cell_text(value))], width, out);
                 }
             }
-            Kind::Properties(object, names) => table.add_row(
+            Rows::Properties(object, names) => table.add_row(
                 names.iter().map(|name| one_line(object.property(name).map(cell_text).unwrap_or_default())).collect(),
                 width,
                 out,
             ),
-            Kind::Scalar(_) => {}
         }
     }
 
-    fn write_list_entries(&mut self, kind: &Kind<'_>, out: &mut String) {
+    fn write_list_entries(&mut self, rows: &Rows<'_>, out: &mut String) {
         if !matches!(self.open, Some(Open::List)) {
             self.close(out);
             self.open = Some(Open::List);
         }
         let width = self.options.width;
-        match kind {
-            Kind::View(view, object) => {
+        match rows {
+            Rows::View(view, object) => {
                 let entries: Vec<(&str, String)> =
                     view.columns.iter().map(|c| (c.label, column_text(c, object).trim().to_owned())).collect();
                 write_list_object(&entries, width, out);
             }
-            Kind::Dictionary(object) => {
+            Rows::Dictionary(object) => {
                 for (key, value) in object.dictionary().unwrap_or(&[]) {
                     write_list_object(&[("Name", cell_text(key)), ("Value", cell_text(value))], width, out);
                 }
             }
-            Kind::Properties(object, names) => {
+            Rows::Properties(object, names) => {
                 let entries: Vec<(&str, String)> = names
                     .iter()
                     .map(|name| (&**name, object.property(name).map(cell_text).unwrap_or_default()))
                     .collect();
                 write_list_object(&entries, width, out);
             }
-            Kind::Scalar(_) => {}
         }
     }
 }
@@ -269,7 +276,7 @@ impl Formatter {
 fn classify(value: &PsValue) -> Kind<'_> {
     let PsValue::Object(object) = value else { return Kind::Scalar(scalar_text(value)) };
     if object.dictionary().is_some() {
-        return Kind::Dictionary(object);
+        return Kind::Rows(Rows::Dictionary(object));
     }
     if let Some(text) = crate::text::record_text(value) {
         return Kind::Scalar(text);
@@ -283,13 +290,13 @@ fn classify(value: &PsValue) -> Kind<'_> {
         return Kind::Scalar(scalar_text(value));
     }
     if let Some(view) = views::find_view(type_names) {
-        return Kind::View(view, object);
+        return Kind::Rows(Rows::View(view, object));
     }
     let names = display_property_names(object);
     if names.is_empty() {
         return Kind::Scalar(scalar_text(value));
     }
-    Kind::Properties(object, names)
+    Kind::Rows(Rows::Properties(object, names))
 }
 
 /// The properties an object without a view shows: its `PSStandardMembers.DefaultDisplayPropertySet` when it

@@ -1,6 +1,41 @@
 //! How one value reads inside a table cell, a list entry or on its own line.
 
+use std::fmt::{self, Write as _};
+
 use pssession_psrp::clixml::{Container, PsDateTime, PsObject, PsValue};
+
+/// The most text one cell or list value is rendered to: a `ToString` built from shared `<Ref>` objects can be
+/// exponentially long, and nothing past a screenful is ever seen.
+pub const CELL_TEXT_LIMIT: usize = 64 * 1024;
+/// The most text one scalar line is rendered to, for the same reason.
+pub const SCALAR_TEXT_LIMIT: usize = 1024 * 1024;
+
+/// `value.to_string()`, stopped after `limit` bytes (at a character boundary).
+pub fn bounded_to_string(value: &dyn fmt::Display, limit: usize) -> String {
+    struct Bounded {
+        out: String,
+        limit: usize,
+    }
+    impl fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let room = self.limit - self.out.len();
+            if s.len() <= room {
+                self.out.push_str(s);
+                return Ok(());
+            }
+            let mut end = room;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.out.push_str(&s[..end]);
+            Err(fmt::Error)
+        }
+    }
+    let mut bounded = Bounded { out: String::new(), limit };
+    // An error here only means the limit was reached.
+    let _ = write!(bounded, "{value}");
+    bounded.out
+}
 
 /// How many items of a collection a cell shows before `...` (PowerShell's `$FormatEnumerationLimit`).
 pub const ENUMERATION_LIMIT: usize = 4;
@@ -11,14 +46,14 @@ pub const ENUMERATION_LIMIT: usize = 4;
 pub fn cell_text(value: &PsValue) -> String {
     match value {
         PsValue::Object(object) => object_cell_text(object),
-        PsValue::Bytes(bytes) => enumeration(bytes.iter().map(|b| b.to_string()), bytes.len()),
-        other => other.to_string(),
+        PsValue::Bytes(bytes) => enumeration(bytes.iter().take(ENUMERATION_LIMIT).map(|b| b.to_string()), bytes.len()),
+        other => bounded_to_string(other, CELL_TEXT_LIMIT),
     }
 }
 
 fn object_cell_text(object: &PsObject) -> String {
     if object.as_enum().is_some() {
-        return object.to_string();
+        return bounded_to_string(object, CELL_TEXT_LIMIT);
     }
     match &object.container {
         Some(Container::Dictionary(entries)) => enumeration(
@@ -29,7 +64,7 @@ fn object_cell_text(object: &PsObject) -> String {
             let items = container.items().unwrap_or(&[]);
             enumeration(items.iter().map(item_text), items.len())
         }
-        None => object.to_string(),
+        None => bounded_to_string(object, CELL_TEXT_LIMIT),
     }
 }
 
@@ -44,7 +79,7 @@ fn item_text(value: &PsValue) -> String {
             })
         }
         PsValue::Bytes(_) => "System.Byte[]".to_owned(),
-        other => other.to_string(),
+        other => bounded_to_string(other, CELL_TEXT_LIMIT),
     }
 }
 
@@ -80,9 +115,10 @@ pub fn scalar_text(value: &PsValue) -> String {
         PsValue::DateTime(dt) => long_date_time(dt),
         PsValue::Object(object) => match &object.base {
             Some(PsValue::DateTime(dt)) if object.to_string.is_none() => long_date_time(dt),
-            _ => object.to_string(),
+            _ => bounded_to_string(object, SCALAR_TEXT_LIMIT),
         },
-        other => other.to_string(),
+        PsValue::String(text) => text.clone(),
+        other => bounded_to_string(other, SCALAR_TEXT_LIMIT),
     }
 }
 
@@ -115,8 +151,8 @@ pub fn record_text(value: &PsValue) -> Option<String> {
         if object.property(flag).and_then(PsValue::as_bool) == Some(true) {
             let message = object
                 .property("InformationalRecord_Message")
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| object.to_string());
+                .map(|m| bounded_to_string(m, SCALAR_TEXT_LIMIT))
+                .unwrap_or_else(|| bounded_to_string(object, SCALAR_TEXT_LIMIT));
             return Some(format!("{prefix}{message}"));
         }
     }
@@ -261,6 +297,19 @@ mod tests {
         assert_eq!(file_time(&dt), " 1/15/2024   3:45 PM");
         let midnight = PsDateTime::parse("2000-02-29T00:05:00Z").expect("date");
         assert_eq!(long_date_time(&midnight), "Tuesday, February 29, 2000 12:05:00 AM");
+    }
+
+    #[test]
+    fn shared_references_cannot_blow_a_cell_up() {
+        // Each level references the one below twice: 2^40 leaves if rendered in full.
+        let mut value = PsValue::from("leaf");
+        for _ in 0..40 {
+            value = PsObject::custom([("L", value.clone()), ("R", value)]).into();
+        }
+        let text = cell_text(&value);
+        assert_eq!(text.len(), CELL_TEXT_LIMIT);
+        assert!(text.starts_with("@{L=@{L="));
+        assert_eq!(scalar_text(&value).len(), SCALAR_TEXT_LIMIT);
     }
 
     #[test]

@@ -73,21 +73,23 @@ pub fn push_padded(out: &mut String, text: &str, width: usize, left_aligned: boo
     }
 }
 
-/// Splits `text` into pieces of at most `width` cells (at least one character each), for wrapped list values.
+/// Splits `text` into pieces of at most `width` cells (at least one character each), for wrapped list values;
+/// one pass over the text, whatever its length.
 pub fn wrap(text: &str, width: usize) -> Vec<&str> {
     let width = width.max(1);
     let mut pieces = Vec::new();
-    let mut rest = text;
-    while display_width(rest) > width {
-        let mut piece = take_cells(rest, width);
-        if piece.is_empty() {
-            // A wide character in a one-cell budget still has to go somewhere.
-            piece = &rest[..rest.chars().next().map_or(rest.len(), char::len_utf8)];
+    let (mut start, mut used) = (0, 0);
+    for (i, c) in text.char_indices() {
+        let w = c.width().unwrap_or(0);
+        // A wide character in a one-cell budget still has to go somewhere: alone on its piece.
+        if used + w > width && i > start {
+            pieces.push(&text[start..i]);
+            start = i;
+            used = 0;
         }
-        pieces.push(piece);
-        rest = &rest[piece.len()..];
+        used += w;
     }
-    pieces.push(rest);
+    pieces.push(&text[start..]);
     pieces
 }
 

@@ -231,3 +231,16 @@ fn jobs_use_the_job_view() {
          1      Job1            RemoteJob       Running       True            server1              Get-Process\n\n"
     );
 }
+
+#[test]
+fn an_empty_hashtable_prints_nothing_and_long_list_values_wrap() {
+    let empty =
+        r#"<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT /></Obj>"#;
+    assert_eq!(render(&[empty, "<S>after</S>"]), "after\n");
+    let long = custom(&[("A", "1"), ("B", "2"), ("C", "3"), ("D", "4"), ("Text", "abcdefghijklmnopqrstuvwxyz")]);
+    let narrow = FormatOptions { width: 20, ..FormatOptions::default() };
+    assert_eq!(
+        render_with(narrow, &[&long]),
+        "\nA    : 1\nB    : 2\nC    : 3\nD    : 4\nText : abcdefghijklm\n       nopqrstuvwxyz\n\n"
+    );
+}
