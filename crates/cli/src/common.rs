@@ -817,6 +817,14 @@ impl OutputPrinter {
         }
     }
 
+    /// Fixes a held-back table's widths once no object has come for [`TABLE_GROUPING_PAUSE`], as PowerShell's
+    /// table writer does, so a slow command's first rows show before it ends.
+    pub fn flush_after_pause(&mut self) {
+        if self.pending_since.is_some_and(|since| since.elapsed() >= TABLE_GROUPING_PAUSE) {
+            self.flush_table();
+        }
+    }
+
     fn flush_table(&mut self) {
         if self.formatter.has_pending() {
             self.text.clear();
@@ -838,6 +846,22 @@ impl OutputPrinter {
 impl Drop for OutputPrinter {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// Runs `receive` (whose sink prints through `printer`), giving the printer a chance every
+/// [`TABLE_GROUPING_PAUSE`] to print a table it holds back ([`OutputPrinter::flush_after_pause`]).
+pub async fn with_table_pauses<F: std::future::Future>(
+    printer: &std::cell::RefCell<OutputPrinter>,
+    receive: F,
+) -> F::Output {
+    let mut receive = std::pin::pin!(receive);
+    loop {
+        tokio::select! {
+            output = &mut receive => return output,
+            // The sink borrows the printer only while `receive` is polled, never across this arm.
+            () = tokio::time::sleep(TABLE_GROUPING_PAUSE) => printer.borrow_mut().flush_after_pause(),
+        }
     }
 }
 

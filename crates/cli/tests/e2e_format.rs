@@ -111,3 +111,36 @@ fn custom_objects_nest_in_json_and_print_as_tables() {
     let process: serde_json::Value = serde_json::from_str(process.ok().trim_end()).expect("one JSON value");
     assert!(process["Id"].is_number() && process.get("PSStandardMembers").is_none(), "{process}");
 }
+
+#[test]
+fn a_slow_commands_first_rows_show_while_it_runs() {
+    use std::io::BufRead as _;
+    let endpoints = Endpoints::start(Setup::default());
+    let uri = endpoints.http_uri(0);
+    let machine = Machine::new("format-pause", ALICE);
+    // Two rows, then a command that outlives the test: the table can only appear through the pause rule (the
+    // widths fixed once no object came for a moment), never through the end of the output.
+    let script = "Get-TestData -Count 2 -Size 3; Start-Sleep -Seconds 600";
+    let mut child = machine.spawn(&["invoke", "--connection-uri", &uri, "--script-block", script]);
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("       2 ccc") {
+        // A hang guard only: the rows come a moment after the command starts.
+        match lines_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("the rows did not show while the command ran ({e}); so far: {seen:?}"),
+        }
+    }
+    assert_eq!(seen, ["", "Sequence Payload", "-------- -------", "       1 bbb", "       2 ccc"]);
+    assert!(child.try_wait().expect("child status").is_none(), "the command should still be running");
+    child.kill().expect("stop the client");
+    child.wait().expect("reap the client");
+}
