@@ -668,8 +668,8 @@ impl Sampled {
     }
 }
 
-/// The CLI: `pssession new`, `invoke --in-disconnected-session` of the big command, then `pssession receive`,
-/// sampled. Then the same amount through the library's streaming path (`client stream`), sampled the same way.
+/// The CLI: `pssession new`, `invoke --in-disconnected-session` of the big command, then `pssession receive
+/// --output json`, sampled. Then the same amount through the library's streaming path (`client stream`), sampled the same way.
 fn stream_runs(exe: &Path, cli: &Path, uri: &str, env: &[(&str, &str); 2], plan: &Plan) -> Result<[Value; 2], String> {
     let (user, password) = (env[0].1, env[1].1);
     let payload = plan.stream_count as u64 * plan.stream_size as u64;
@@ -695,7 +695,9 @@ fn stream_runs(exe: &Path, cli: &Path, uri: &str, env: &[(&str, &str); 2], plan:
     let script = format!("Get-TestData -Count {} -Size {}", plan.stream_count, plan.stream_size);
     check(pssession(&["new", "--connection-uri", uri, "--name", "LoadStream"]))?;
     check(pssession(&["invoke", "--name", "LoadStream", "--script-block", &script, "--in-disconnected-session"]))?;
-    let through_cli = sample(&mut pssession(&["receive", "--name", "LoadStream"]), plan.stream_rss_cap_kib)?;
+    // JSON Lines: every object printed in full (a table would cut each 10,000-character payload to the terminal).
+    let through_cli =
+        sample(&mut pssession(&["receive", "--name", "LoadStream", "--output", "json"]), plan.stream_rss_cap_kib)?;
     let _ = check(pssession(&["remove", "--name", "LoadStream"]));
     let _ = std::fs::remove_dir_all(&state);
     let cli_json = through_cli.json(payload, plan.stream_rss_cap_kib);

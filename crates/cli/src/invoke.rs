@@ -15,8 +15,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, Row, SessionSelector, buffering_mode, locate, print_rows,
-    record_failure, remember_left, store,
+    ConnectionArgs, ObjectFormat, OutputPrinter, Row, SessionSelector, buffering_mode, locate, print_rows,
+    record_failure, remember_left, store, with_table_pauses,
 };
 use crate::interrupt::Interrupts;
 use pssession_connect::PipelineSpec;
@@ -46,8 +46,8 @@ pub struct InvokeArgs {
     #[arg(long = "output-buffering-mode")]
     pub output_buffering_mode: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ObjectFormat::Text)]
+    pub output: ObjectFormat,
 }
 
 /// Runs `invoke`.
@@ -64,7 +64,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
             if interrupts.caught().is_some() {
                 break;
             }
-            let mut printer = OutputPrinter::new(args.output);
+            let printer = std::cell::RefCell::new(OutputPrinter::new(args.output));
             let result = async {
                 let mut session = interrupts.finish(found.client.connect(&found.info)).await?;
                 let mut interrupted = false;
@@ -72,8 +72,12 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
                     interrupts.finish(session.invoke_disconnected(&spec, idle, mode)).await?;
                 } else {
                     let pipeline = interrupts.finish(session.start(&spec)).await?;
-                    let received =
-                        interrupts.stop_on_first(session.receive_pipeline(pipeline, |o| printer.print(&o))).await;
+                    let received = interrupts
+                        .stop_on_first(with_table_pauses(
+                            &printer,
+                            session.receive_pipeline(pipeline, |o| printer.borrow_mut().print(&o)),
+                        ))
+                        .await;
                     interrupted = received.is_none();
                     received.transpose()?;
                     interrupts.finish(session.disconnect(idle, mode)).await?;
@@ -81,7 +85,8 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
                 Ok::<_, pssession_connect::Error>((session.info(), interrupted))
             }
             .await;
-            failed |= printer.failed();
+            printer.borrow_mut().finish();
+            failed |= printer.borrow().failed();
             match result {
                 Ok((info, interrupted)) => {
                     remember_left(&store, info, &found.client, interrupted)?;
@@ -111,7 +116,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
         let client = args.connection.client(target, auth.clone())?;
         let next_id = store.list().map_err(|e| e.to_string())?.iter().map(|r| r.id).max().unwrap_or(0) + 1;
         let name = args.session_name.clone().unwrap_or_else(|| format!("Runspace{next_id}"));
-        let mut printer = OutputPrinter::new(args.output);
+        let printer = std::cell::RefCell::new(OutputPrinter::new(args.output));
         let result = async {
             let mut session = interrupts.finish(client.new_session(&name)).await?;
             if args.in_disconnected_session {
@@ -125,7 +130,13 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
                     return Err(e);
                 }
             };
-            match interrupts.stop_on_first(session.receive_pipeline(pipeline, |o| printer.print(&o))).await {
+            match interrupts
+                .stop_on_first(with_table_pauses(
+                    &printer,
+                    session.receive_pipeline(pipeline, |o| printer.borrow_mut().print(&o)),
+                ))
+                .await
+            {
                 // Interrupted: the temporary session is kept, disconnected, with its command running.
                 None => {
                     interrupts.finish(session.disconnect(idle, mode)).await?;
@@ -140,7 +151,8 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
             }
         }
         .await;
-        failed |= printer.failed();
+        printer.borrow_mut().finish();
+        failed |= printer.borrow().failed();
         match result {
             Ok((info, interrupted)) => {
                 if let Some(info) = info {
@@ -157,7 +169,7 @@ pub async fn run(args: InvokeArgs) -> Result<ExitCode, String> {
         }
     }
     if args.in_disconnected_session {
-        print_rows(&rows, args.output);
+        print_rows(&rows, args.output.rows());
     }
     Ok(interrupts.exit_code(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }))
 }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::common::{
-    ConnectionArgs, OutputFormat, OutputPrinter, SessionSelector, locate, record_failure, remember_left, store,
+    ConnectionArgs, ObjectFormat, OutputPrinter, SessionSelector, locate, record_failure, remember_left, store,
+    with_table_pauses,
 };
 use crate::interrupt::Interrupts;
 use crate::progress::Progress;
@@ -25,8 +26,8 @@ pub struct ReceiveArgs {
     #[command(flatten)]
     pub selector: SessionSelector,
     /// Output format of the objects.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ObjectFormat::Text)]
+    pub output: ObjectFormat,
 }
 
 /// Runs `receive`.
@@ -43,19 +44,22 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
         if interrupts.caught().is_some() {
             break;
         }
-        let mut printer = OutputPrinter::new(args.output);
+        let printer = std::cell::RefCell::new(OutputPrinter::new(args.output));
         let result = async {
             let mut session = interrupts.finish(found.client.connect(&found.info)).await?;
             // Objects are printed as they arrive (the progress line is erased before the first): however much
             // output a session holds, only what one Receive carries is in memory.
             let mut first = true;
             let received = interrupts
-                .stop_on_first(session.receive_each(|output| {
-                    if std::mem::take(&mut first) {
-                        progress.clear();
-                    }
-                    printer.print(&output);
-                }))
+                .stop_on_first(with_table_pauses(
+                    &printer,
+                    session.receive_each(|output| {
+                        if std::mem::take(&mut first) {
+                            progress.clear();
+                        }
+                        printer.borrow_mut().print(&output);
+                    }),
+                ))
                 .await;
             let interrupted = received.is_none();
             received.transpose()?;
@@ -64,8 +68,9 @@ pub async fn run(args: ReceiveArgs) -> Result<ExitCode, String> {
             Ok::<_, pssession_connect::Error>((losses, session.info(), interrupted))
         }
         .await;
+        printer.borrow_mut().finish();
         progress.clear();
-        failed |= printer.failed();
+        failed |= printer.borrow().failed();
         match result {
             Ok((losses, info, interrupted)) => {
                 for loss in losses {

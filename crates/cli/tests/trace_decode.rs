@@ -302,3 +302,31 @@ fn cli_reports_what_it_cannot_decode_with_its_location() {
     assert!(stdout.starts_with("#0 http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Reconnect"), "{stdout}");
     assert!(stderr.contains("02_bad request: WS-Man envelope"), "{stderr}");
 }
+
+#[test]
+fn output_messages_are_shown_as_powershell_would_print_them() {
+    let trace = pssession_testkit::fixture("pypsrp-windows-traces/test_psrp_pshost_methods.yml").display().to_string();
+    let (code, stdout, stderr) = pssession(&["trace", "decode", &trace]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let shown: Vec<&str> = stdout.lines().filter(|l| l.starts_with("       | ")).collect();
+    assert_eq!(
+        shown,
+        [
+            "       | LCID             Name             DisplayName",
+            "       | ----             ----             -----------",
+            "       | 1033             en-US            English (United States)",
+        ]
+    );
+    let (code, stdout, _) = pssession(&["trace", "decode", "--output", "json", &trace]);
+    assert_eq!(code, 0);
+    let decoded: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let texts: Vec<&str> = decoded
+        .as_array()
+        .expect("exchanges")
+        .iter()
+        .filter_map(|x| x["response"]["messages"].as_array())
+        .flatten()
+        .filter_map(|m| m["output_text"].as_str())
+        .collect();
+    assert_eq!(texts, [shown.iter().map(|l| &l[9..]).collect::<Vec<_>>().join("\n")]);
+}

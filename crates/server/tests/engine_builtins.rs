@@ -152,6 +152,12 @@ async fn get_process_reads_proc() {
     let Value::Object(object) = p else { panic!() };
     assert_eq!(object.type_names[0], "System.Diagnostics.Process");
     assert!(p.member("WorkingSet64").to_i64().is_some_and(|ws| ws > 0));
+    // PSStandardMembers names the Process view's properties, each of which the object carries.
+    let display = p.member("PSStandardMembers").member("DefaultDisplayPropertySet").member("ReferencedPropertyNames");
+    let Value::Array(names) = display else { panic!("no DefaultDisplayPropertySet: {display:?}") };
+    let names: Vec<String> = names.iter().map(Value::to_ps_string).collect();
+    assert_eq!(names, ["Handles", "NPM", "PM", "WS", "CPU", "Id", "SI", "ProcessName"]);
+    assert!(names.iter().all(|n| !p.member(n).is_null() || n == "CPU"), "{p:?}");
     let name = p.member("ProcessName").to_ps_string();
     let (events, _) = run(&rs, &format!("Get-Process -Name '{name}' | Where-Object {{ $_.Id -eq {own} }}")).await;
     assert_eq!(outputs(&events).len(), 1);

@@ -45,6 +45,21 @@ async fn hashtables_and_members() {
 }
 
 #[tokio::test]
+async fn custom_object_literals() {
+    assert_eq!(eval("$o = [pscustomobject]@{ Name = 'n'; Count = 3 }; $o.Name; $o.Count").await, ["n", "3"]);
+    assert_eq!(eval("[PSCustomObject]@{ B = 2; A = 1 }").await, ["@{B=2; A=1}"]);
+    let (events, state) = run(&runspace(), "[pscustomobject]@{ Z = 1; A = @{ k = 'v' } }").await;
+    assert_eq!(state, PipelineState::Completed);
+    let Some(PipelineEvent::Output(Value::Object(object))) = events.first() else {
+        panic!("not an object: {events:?}")
+    };
+    assert_eq!(object.type_names, ["System.Management.Automation.PSCustomObject", "System.Object"]);
+    let names: Vec<&str> = object.properties.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["Z", "A"], "the literal's order");
+    assert!(matches!(object.properties[1].1, Value::Hashtable(_)));
+}
+
+#[tokio::test]
 async fn control_flow() {
     assert_eq!(eval("if (1 -eq 2) { 'a' } elseif ('x' -like 'X*') { 'b' } else { 'c' }").await, ["b"]);
     assert_eq!(eval("$i = 0; while ($i -lt 3) { $i; $i = $i + 1 }").await, ["0", "1", "2"]);

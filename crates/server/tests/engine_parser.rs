@@ -128,6 +128,8 @@ fn bad_input_gives_typed_errors() {
     assert_eq!(error_id("$ = 1"), "InvalidVariableReference");
     for unsupported in [
         "[int]5",
+        "[pscustomobject]5",
+        "[pscustomobject] $h",
         "$x.ToString()",
         "gps > out.txt",
         "function f { }",

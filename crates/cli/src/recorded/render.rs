@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use pssession_psrp::Destination;
+use pssession_format::{FormatOptions, Formatter};
+use pssession_psrp::{Destination, MessageType};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,7 +21,28 @@ fn destination(d: Destination) -> &'static str {
     }
 }
 
+/// A PIPELINE_OUTPUT body as PowerShell's host would show it (each message on its own, 120 columns wide),
+/// without the blank lines around tables.
+fn output_text(m: &DecodedMessage) -> Option<String> {
+    if m.message_type != MessageType::PipelineOutput {
+        return None;
+    }
+    let mut formatter = Formatter::new(FormatOptions::default());
+    let mut text = String::new();
+    formatter.write(&m.body, &mut text);
+    formatter.finish(&mut text);
+    Some(text.trim_matches('\n').to_owned())
+}
+
 fn message_json(m: &DecodedMessage) -> Value {
+    let mut value = message_json_fields(m);
+    if let (Some(text), Value::Object(map)) = (output_text(m), &mut value) {
+        map.insert("output_text".to_owned(), Value::String(text));
+    }
+    value
+}
+
+fn message_json_fields(m: &DecodedMessage) -> Value {
     json!({
         "type": m.message_type.spec_name(),
         "destination": destination(m.destination),
@@ -92,6 +114,11 @@ fn message_line(out: &mut String, m: &DecodedMessage, full: bool) {
     out.push('\n');
     if full {
         let _ = writeln!(out, "       {}", m.body.to_json());
+    }
+    if let Some(text) = output_text(m) {
+        for line in text.lines() {
+            let _ = writeln!(out, "       | {line}");
+        }
     }
 }
 

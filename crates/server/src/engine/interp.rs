@@ -677,7 +677,7 @@ pub(crate) fn eval<'a>(ctx: &'a Ctx, frame: &'a Arc<Frame>, expr: &'a Expr) -> B
                 exec_script(ctx, frame, script, &mut collector).await?;
                 Ok(Value::array(collector.values))
             }
-            Expr::Hashtable(entries) => {
+            Expr::Hashtable(entries) | Expr::CustomObject(entries) => {
                 let mut table: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
                 for (key, value) in entries {
                     let key = eval(ctx, frame, key).await?;
@@ -696,6 +696,11 @@ pub(crate) fn eval<'a>(ctx: &'a Ctx, frame: &'a Arc<Frame>, expr: &'a Expr) -> B
                         ));
                     }
                     table.push((key, value));
+                }
+                if matches!(expr, Expr::CustomObject(_)) {
+                    return Ok(Value::custom_object(
+                        table.into_iter().map(|(key, value)| (key.to_ps_string(), value)).collect(),
+                    ));
                 }
                 Ok(Value::Hashtable(Arc::new(table)))
             }

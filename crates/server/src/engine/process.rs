@@ -52,6 +52,7 @@ impl ProcessInfo {
                 ("VirtualMemorySize64", Value::Long(self.virtual_size)),
                 ("PagedMemorySize64", Value::Long(self.paged)),
                 ("Path", self.path.as_deref().map_or(Value::Null, Value::string)),
+                ("PSStandardMembers", standard_members(DISPLAY_PROPERTIES)),
             ],
         ) {
             Value::Object(o) => o,
@@ -60,6 +61,24 @@ impl ProcessInfo {
         Arc::make_mut(&mut object).to_string = Some(format!("System.Diagnostics.Process ({})", self.name));
         Value::Object(object)
     }
+}
+
+/// The properties of PowerShell's Process table view, which `PSStandardMembers.DefaultDisplayPropertySet`
+/// names for clients that have no format data for the type.
+const DISPLAY_PROPERTIES: &[&str] = &["Handles", "NPM", "PM", "WS", "CPU", "Id", "SI", "ProcessName"];
+
+/// A `PSStandardMembers` member set whose `DefaultDisplayPropertySet` references `names`, shaped as PowerShell
+/// serializes an instance member set.
+fn standard_members(names: &[&str]) -> Value {
+    let referenced = Value::array(names.iter().map(|&name| Value::string(name)).collect());
+    let property_set = Value::object(
+        &["System.Management.Automation.PSPropertySet", "System.Management.Automation.PSMemberInfo", "System.Object"],
+        vec![("ReferencedPropertyNames", referenced)],
+    );
+    Value::object(
+        &["System.Management.Automation.PSMemberSet", "System.Management.Automation.PSMemberInfo", "System.Object"],
+        vec![("DefaultDisplayPropertySet", property_set)],
+    )
 }
 
 /// Lists the processes visible in `/proc`, ordered by name then id (as `Get-Process` does).

@@ -125,6 +125,15 @@ impl Value {
         }))
     }
 
+    /// A `PSCustomObject` with these note properties, in order (`[pscustomobject]@{...}`).
+    pub fn custom_object(properties: Vec<(String, Value)>) -> Value {
+        Value::Object(Arc::new(Object {
+            type_names: vec!["System.Management.Automation.PSCustomObject".to_string(), "System.Object".to_string()],
+            properties,
+            to_string: None,
+        }))
+    }
+
     /// An enum value of `type_name`.
     pub fn enumeration(type_name: &str, name: &str, value: i32) -> Value {
         Value::Enum(Arc::new(EnumValue {

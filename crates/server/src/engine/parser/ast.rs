@@ -251,6 +251,8 @@ pub enum Expr {
     ArrayExpression(Script),
     /// `@{ key = value; ... }`.
     Hashtable(Vec<(Expr, Pipeline)>),
+    /// `[pscustomobject]@{ key = value; ... }`: a PSCustomObject with the entries as note properties, in order.
+    CustomObject(Vec<(Expr, Pipeline)>),
     /// `{ ... }`.
     ScriptBlock(ScriptBlockAst),
 }

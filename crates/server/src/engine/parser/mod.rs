@@ -947,7 +947,7 @@ impl<'s> Parser<'s> {
                 )?;
                 Ok(Expr::ScriptBlock(ScriptBlockAst { text, body }))
             }
-            Some('[') => self.not_supported(start, "Type literals and casts"),
+            Some('[') => self.type_literal(start),
             Some(c) if c.is_ascii_digit() || c == '-' || c == '.' => self.number(),
             Some(c) if is_word_char(c) => self.unexpected_token(c),
             _ => self.error(start, "ExpectedValueExpression", "Expected a value expression."),
@@ -1173,6 +1173,31 @@ impl<'s> Parser<'s> {
             parts.push(StringPart::Text(text));
         }
         Ok(Expr::Expandable(parts))
+    }
+
+    /// `[pscustomobject]@{...}`, the one cast the engine knows; any other type literal is refused.
+    fn type_literal(&mut self, start: usize) -> Result<Expr, ParseError> {
+        self.bump();
+        let name_start = self.pos;
+        while self.peek().is_some_and(|c| is_word_char(c) || c == '.') {
+            self.bump();
+        }
+        let name = &self.src[name_start..self.pos];
+        let is_custom_object = name.eq_ignore_ascii_case("pscustomobject")
+            || name.eq_ignore_ascii_case("System.Management.Automation.PSCustomObject");
+        if !is_custom_object || self.peek() != Some(']') {
+            return self.not_supported(start, "Type literals and casts");
+        }
+        self.bump();
+        self.skip_ws();
+        if self.peek() != Some('@') || self.peek_nth(1) != Some('{') {
+            return self.not_supported(start, "Casts of anything but a hash literal to [pscustomobject]");
+        }
+        self.pos += 2;
+        match self.hashtable(start)? {
+            Expr::Hashtable(entries) => Ok(Expr::CustomObject(entries)),
+            other => Ok(other),
+        }
     }
 
     fn hashtable(&mut self, start: usize) -> Result<Expr, ParseError> {
