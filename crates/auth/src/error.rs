@@ -61,9 +61,16 @@ pub enum AuthError {
     PublicKeyBindingMismatch,
     /// The TLS session inside CredSSP failed.
     Tls(String),
-    /// Kerberos failed: the KDC answered with an error or could not be reached, a ticket or cache could not be
-    /// used, or a Kerberos message was invalid.
-    Kerberos(String),
+    /// Kerberos failed: no or an expired ticket, an unknown service principal, an unreachable KDC, clock skew, or an
+    /// invalid message; [`crate::KerberosError`] says which, and what to do about it.
+    Kerberos(crate::kerberos::KerberosError),
+}
+
+impl AuthError {
+    /// A Kerberos failure described by `message` (invalid messages and files; the typed causes are built directly).
+    pub(crate) fn kerberos(message: impl Into<crate::kerberos::KerberosError>) -> Self {
+        AuthError::Kerberos(message.into())
+    }
 }
 
 impl fmt::Display for AuthError {

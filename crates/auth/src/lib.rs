@@ -34,7 +34,7 @@ pub use context::{AcceptorContext, InitiatorContext, WrappedMessage};
 pub use credentials::{ClientIdentity, Credentials, UserDatabase};
 pub use error::AuthError;
 pub use http::{AcceptStep, ClientAuth, HttpInitiator, NegotiateServer, ServerAuth};
-pub use kerberos::{KerberosAcceptor, KerberosClient, KerberosCredential, KerberosOptions, Keytab};
+pub use kerberos::{KerberosAcceptor, KerberosClient, KerberosCredential, KerberosError, KerberosOptions, Keytab};
 pub use ntlm::{ChannelBindingPolicy, NtlmAcceptor, NtlmClient};
 pub use spnego::{SpnegoAcceptor, SpnegoClient};
 

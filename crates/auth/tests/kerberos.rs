@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use pssession_auth::kerberos::{Keytab, Krb5Config};
+use pssession_auth::kerberos::{CredentialCache, Keytab, Krb5Config};
 use pssession_auth::{
     AcceptorContext, AuthError, ChannelBindingPolicy, ChannelBindings, ClientAuth, Credentials, HttpInitiator,
-    InitiatorContext, KerberosAcceptor, KerberosClient, KerberosCredential, KerberosOptions, SpnegoAcceptor,
-    SpnegoClient, UserDatabase,
+    InitiatorContext, KerberosAcceptor, KerberosClient, KerberosCredential, KerberosError, KerberosOptions,
+    SpnegoAcceptor, SpnegoClient, UserDatabase,
 };
 
 use pssession_testkit::kdc::{PASSWORD, REALM};
@@ -148,8 +148,15 @@ fn unknown_service_is_an_error() {
     let realm = Realm::start();
     let mut client = realm.password_client("alice", PASSWORD, "HTTP/nowhere.localhost");
     match client.step(None) {
-        Err(AuthError::Kerberos(m)) => assert!(m.contains("S_PRINCIPAL_UNKNOWN"), "{m}"),
-        other => panic!("expected a KDC error, got {other:?}"),
+        Err(AuthError::Kerberos(e @ KerberosError::UnknownService { .. })) => {
+            assert_eq!(
+                e,
+                KerberosError::UnknownService { service: "HTTP/nowhere.localhost".to_owned(), realm: REALM.to_owned() }
+            );
+            // What to do about it: name the service principal.
+            assert!(e.to_string().contains("--service-principal-name"), "{e}");
+        }
+        other => panic!("expected an unknown service principal, got {other:?}"),
     }
 }
 
@@ -178,7 +185,7 @@ fn wrong_keytab_key_is_rejected() {
     let mut client = realm.password_client("alice", PASSWORD, "HTTP/localhost");
     let mut server = KerberosAcceptor::new(wrong);
     match handshake(&mut client, &mut server) {
-        Err(AuthError::Kerberos(m)) => assert!(m.contains("does not decrypt"), "{m}"),
+        Err(AuthError::Kerberos(m)) => assert!(m.to_string().contains("does not decrypt"), "{m}"),
         other => panic!("a ticket under another key must be refused, got {other:?}"),
     }
     assert!(!server.is_complete() && server.client_identity().is_none());
@@ -221,13 +228,81 @@ fn ticket_cache_after_kinit() {
     handshake(&mut client, &mut server).unwrap();
     assert_eq!(server.client_identity().unwrap().user, "alice");
     seal_both_ways(&mut client, &mut server, 60);
+    // The TGT is there; seen from after its end time it is expired, which the client reports as such (run kinit
+    // again) rather than as no ticket at all.
+    let cache = CredentialCache::read(&realm.ccache()).unwrap();
+    assert!(cache.has_tgt() && cache.tgt(0).is_some() && cache.tgt(i64::MAX).is_none());
+    assert_eq!(cache.principal_text(), format!("alice@{REALM}"));
     // No cache: a clear error naming kinit.
     let missing = format!("FILE:{}", realm.dir.join("absent").display());
-    let mut client = KerberosClient::new(KerberosCredential::Cache(Some(missing)), "HTTP/localhost", realm.options());
+    let mut client =
+        KerberosClient::new(KerberosCredential::Cache(Some(missing.clone())), "HTTP/localhost", realm.options());
     match client.step(None) {
-        Err(AuthError::Kerberos(m)) => assert!(m.contains("kinit"), "{m}"),
-        other => panic!("expected a ccache error, got {other:?}"),
+        Err(AuthError::Kerberos(e @ KerberosError::NoTicket { .. })) => {
+            assert_eq!(e, KerberosError::NoTicket { cache: missing.clone() });
+            assert!(e.to_string().contains("kinit"), "{e}");
+        }
+        other => panic!("expected no ticket, got {other:?}"),
     }
+    // A cache type this implementation cannot read says so and how to get one it can.
+    let kcm = KerberosCredential::Cache(Some("KCM:1000".to_owned()));
+    match KerberosClient::new(kcm, "HTTP/localhost", realm.options()).step(None) {
+        Err(AuthError::Kerberos(e @ KerberosError::UnsupportedCache { .. })) => {
+            assert!(e.to_string().contains("FILE:"), "{e}");
+        }
+        other => panic!("expected an unsupported cache type, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dir_collection_from_kinit_is_read_through_its_primary() {
+    let realm = Realm::start();
+    let dir = realm.dir.join("ccache-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let collection = format!("DIR:{}", dir.display());
+    realm.inner.kinit_into(&collection, &format!("alice@{REALM}"), PASSWORD);
+    let mut client =
+        KerberosClient::new(KerberosCredential::Cache(Some(collection)), "HTTP/localhost", realm.options());
+    let mut server = KerberosAcceptor::new(realm.keytab());
+    handshake(&mut client, &mut server).unwrap();
+    assert_eq!(server.client_identity().unwrap().user, "alice");
+    // `DIR::file` names one cache of the collection.
+    let primary = std::fs::read_to_string(dir.join("primary")).unwrap();
+    let single = format!("DIR::{}", dir.join(primary.trim()).display());
+    let mut client = KerberosClient::new(KerberosCredential::Cache(Some(single)), "HTTP/localhost", realm.options());
+    handshake(&mut client, &mut KerberosAcceptor::new(realm.keytab())).unwrap();
+    // An empty collection has no ticket.
+    let empty = realm.dir.join("empty-dir");
+    std::fs::create_dir_all(&empty).unwrap();
+    let collection = format!("DIR:{}", empty.display());
+    let mut client =
+        KerberosClient::new(KerberosCredential::Cache(Some(collection.clone())), "HTTP/localhost", realm.options());
+    assert_eq!(client.step(None), Err(AuthError::Kerberos(KerberosError::NoTicket { cache: collection })));
+}
+
+#[test]
+fn an_unreachable_kdc_and_a_realm_without_kdc_are_told_apart() {
+    let realm = Realm::start();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let options = realm.options().with_kdc(vec![closed.clone()]);
+    let mut client = KerberosClient::new(
+        KerberosCredential::Password(Credentials::new("alice", PASSWORD)),
+        "HTTP/localhost",
+        options,
+    );
+    match client.step(None) {
+        Err(AuthError::Kerberos(KerberosError::KdcUnreachable { realm: r, attempts })) => {
+            assert_eq!(r, REALM);
+            assert!(attempts.len() == 1 && attempts[0].starts_with(&closed), "{attempts:?}");
+        }
+        other => panic!("expected an unreachable KDC, got {other:?}"),
+    }
+    let mut client = realm.password_client("alice@ELSEWHERE.TEST", PASSWORD, "HTTP/localhost");
+    assert_eq!(
+        client.step(None),
+        Err(AuthError::Kerberos(KerberosError::NoKdc { realm: "ELSEWHERE.TEST".to_owned() }))
+    );
 }
 
 /// `KRB5_CONFIG`, `KRB5CCNAME` and `KRB5_KTNAME` are honoured. The environment cannot be changed inside the test

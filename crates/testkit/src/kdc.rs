@@ -158,9 +158,21 @@ impl Realm {
 
     /// `kinit principal` with `password` into [`Realm::ccache`]; panics when it fails.
     pub fn kinit_as(&self, principal: &str, password: &str) {
+        self.kinit_into(&self.ccache(), principal, password);
+    }
+
+    /// `kinit -c cache principal` with `password` (any cache type MIT supports, `DIR:/path` say); panics when it
+    /// fails.
+    pub fn kinit_into(&self, cache: &str, principal: &str, password: &str) {
         let mut cmd = Command::new("kinit");
         self.env(&mut cmd);
-        let mut child = cmd.arg(principal).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("run kinit");
+        let mut child = cmd
+            .args(["-c", cache])
+            .arg(principal)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run kinit");
         child.stdin.take().expect("kinit stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
         assert!(child.wait().expect("kinit").success(), "kinit {principal} failed");
     }

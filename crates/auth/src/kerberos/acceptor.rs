@@ -87,7 +87,7 @@ impl KerberosAcceptor {
         let (framing, message) = if token.first() == Some(&0x60) {
             match gss::unframe(token)? {
                 (TOK_AP_REQ, m) => (Framing::Gss, m),
-                _ => return Err(AuthError::Kerberos("expected an AP-REQ".into())),
+                _ => return Err(AuthError::kerberos("expected an AP-REQ")),
             }
         } else {
             (Framing::Raw, token)
@@ -97,34 +97,35 @@ impl KerberosAcceptor {
         if let Some(service) = &self.service
             && !service.same_as(&ticket.sname)
         {
-            return Err(AuthError::Kerberos(format!("ticket is for {} and not for {service}", ticket.sname)));
+            return Err(AuthError::kerberos(format!("ticket is for {} and not for {service}", ticket.sname)));
         }
         let entry = self
             .keytab
             .find(&ticket.sname, Some(&ticket.realm), ticket.enc_part.etype, ticket.enc_part.kvno)
             .ok_or_else(|| {
-            AuthError::Kerberos(format!(
+            AuthError::kerberos(format!(
                 "no key in the keytab for {}@{} (enctype {}, kvno {:?})",
                 ticket.sname, ticket.realm, ticket.enc_part.etype, ticket.enc_part.kvno
             ))
         })?;
-        let part = ticket.enc_part.open(&entry.key, usage::TICKET).map_err(|_| {
-            AuthError::Kerberos("the ticket does not decrypt with the keytab key (wrong key or kvno)".into())
-        })?;
+        let part = ticket
+            .enc_part
+            .open(&entry.key, usage::TICKET)
+            .map_err(|_| AuthError::kerberos("the ticket does not decrypt with the keytab key (wrong key or kvno)"))?;
         let part = EncTicketPart::decode(&part)?;
         let (secs, _) = now();
         if part.flags & TICKET_INVALID != 0 {
-            return Err(AuthError::Kerberos("the ticket is not valid yet (postdated)".into()));
+            return Err(AuthError::kerberos("the ticket is not valid yet (postdated)"));
         }
         if part.starttime - MAX_CLOCK_SKEW > secs || part.endtime + MAX_CLOCK_SKEW < secs {
-            return Err(AuthError::Kerberos("the ticket has expired or is not yet valid".into()));
+            return Err(AuthError::kerberos("the ticket has expired or is not yet valid"));
         }
         let authenticator = Authenticator::decode(&ap_req.authenticator.open(&part.key, usage::AP_REQ_AUTH)?)?;
         if authenticator.crealm != part.crealm || !authenticator.cname.same_as(&part.cname) {
-            return Err(AuthError::Kerberos("the authenticator names another client than the ticket".into()));
+            return Err(AuthError::kerberos("the authenticator names another client than the ticket"));
         }
         if (authenticator.ctime - secs).abs() > MAX_CLOCK_SKEW {
-            return Err(AuthError::Kerberos("clock skew too great between client and server".into()));
+            return Err(AuthError::kerberos("clock skew too great between client and server"));
         }
         let mut mutual = ap_req.ap_options & AP_MUTUAL_REQUIRED != 0;
         match &authenticator.cksum {
@@ -134,7 +135,7 @@ impl KerberosAcceptor {
                 self.check_bindings(&bnd)?;
             }
             _ if framing == Framing::Gss => {
-                return Err(AuthError::Kerberos("GSS AP-REQ without the 0x8003 authenticator checksum".into()));
+                return Err(AuthError::kerberos("GSS AP-REQ without the 0x8003 authenticator checksum"));
             }
             _ => self.check_bindings(&[0; 16])?,
         }

@@ -4,6 +4,7 @@
 
 use crate::der::{DerReader, OCTET_STRING, SEQUENCE, context, tlv, write_tlv};
 use crate::error::{AuthError, malformed};
+use crate::kerberos::error::KerberosError;
 
 use super::crypto::EncryptionKey;
 
@@ -111,7 +112,7 @@ impl EncryptedData {
 
     pub(crate) fn open(&self, key: &EncryptionKey, usage: u32) -> Result<Vec<u8>, AuthError> {
         if self.etype != key.enctype() {
-            return Err(AuthError::Kerberos(format!(
+            return Err(AuthError::kerberos(format!(
                 "encrypted with enctype {} but the key is enctype {}",
                 self.etype,
                 key.enctype()
@@ -250,14 +251,20 @@ impl KrbError {
             // C_PRINCIPAL_UNKNOWN, PREAUTH_FAILED, the integrity check failed (a wrong key on an old KDC),
             // CLIENT_REVOKED, KEY_EXPIRED.
             6 | 24 | 31 | 18 | 23 => AuthError::LogonDenied,
-            code => AuthError::Kerberos(format!(
-                "KDC error {code} ({}){}",
-                error_name(code),
-                self.e_text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
-            )),
+            KRB_AP_ERR_SKEW => AuthError::Kerberos(KerberosError::ClockSkew),
+            code => AuthError::Kerberos(KerberosError::Kdc {
+                code,
+                name: error_name(code),
+                text: self.e_text.clone().filter(|t| !t.is_empty()),
+            }),
         }
     }
 }
+
+/// `KDC_ERR_S_PRINCIPAL_UNKNOWN`: the KDC does not know the service.
+pub const KDC_ERR_S_PRINCIPAL_UNKNOWN: i32 = 7;
+/// `KRB_AP_ERR_SKEW`: the clocks differ too much.
+pub const KRB_AP_ERR_SKEW: i32 = 37;
 
 /// A short name of a KRB-ERROR code.
 pub fn error_name(code: i32) -> &'static str {

@@ -8,11 +8,12 @@ use crate::cbt::ChannelBindings;
 use crate::context::{InitiatorContext, WrappedMessage};
 use crate::credentials::Credentials;
 use crate::error::AuthError;
+use crate::kerberos::error::KerberosError;
 
 use super::asn1::{
-    AP_MUTUAL_REQUIRED, ApReq, Authenticator, EncApRepPart, EncKdcRepPart, EncryptedData, KdcRep, KdcReply,
-    PrincipalName, ReqBody, Ticket, decode_ap_rep, decode_etype_info2, decode_padata, kdc_req, msg_type, name_type,
-    pa_enc_ts_enc, padata_type,
+    AP_MUTUAL_REQUIRED, ApReq, Authenticator, EncApRepPart, EncKdcRepPart, EncryptedData, KDC_ERR_S_PRINCIPAL_UNKNOWN,
+    KdcRep, KdcReply, PrincipalName, ReqBody, Ticket, decode_ap_rep, decode_etype_info2, decode_padata, kdc_req,
+    msg_type, name_type, pa_enc_ts_enc, padata_type,
 };
 use super::config::Krb5Config;
 use super::crypto::{AES128_CTS_HMAC_SHA1_96, AES256_CTS_HMAC_SHA1_96, DEFAULT_ITERATIONS, EncryptionKey};
@@ -85,9 +86,10 @@ impl<'a> TicketAcquirer<'a> {
         } else if let Some((user, realm)) = credentials.user().rsplit_once('@') {
             (realm.to_uppercase(), user.to_owned())
         } else {
-            let realm = self.config.default_realm.clone().ok_or_else(|| {
-                AuthError::Kerberos("no realm in the user name and no default_realm in krb5.conf".into())
-            })?;
+            let realm =
+                self.config.default_realm.clone().ok_or_else(|| {
+                    AuthError::kerberos("no realm in the user name and no default_realm in krb5.conf")
+                })?;
             (realm, credentials.user().to_owned())
         };
         Ok((realm, PrincipalName::new(name_type::PRINCIPAL, &user)))
@@ -147,7 +149,7 @@ impl<'a> TicketAcquirer<'a> {
             KdcReply::Error(e) => return Err(e.to_auth_error()),
         };
         if rep.msg_type != msg_type::AS_REP {
-            return Err(AuthError::Kerberos("expected an AS-REP".into()));
+            return Err(AuthError::kerberos("expected an AS-REP"));
         }
         // A wrong password shows here when the KDC did not require pre-authentication.
         let part = rep.enc_part.open(&key, usage::AS_REP_ENC_PART).map_err(|_| AuthError::LogonDenied)?;
@@ -162,7 +164,7 @@ impl<'a> TicketAcquirer<'a> {
         realm: &str,
     ) -> Result<ServiceTicket, AuthError> {
         if realm != tgt.client_realm {
-            return Err(AuthError::Kerberos(format!(
+            return Err(AuthError::kerberos(format!(
                 "the service is in realm {realm} but the client in {}; cross-realm referrals are not supported",
                 tgt.client_realm
             )));
@@ -198,16 +200,14 @@ impl<'a> TicketAcquirer<'a> {
         let request = kdc_req(msg_type::TGS_REQ, &[(padata_type::TGS_REQ, ap_req.encode())], &body);
         let rep = match KdcReply::decode(&self.kdc.exchange(realm, &request)?)? {
             KdcReply::Rep(rep) if rep.msg_type == msg_type::TGS_REP => rep,
-            KdcReply::Rep(_) => return Err(AuthError::Kerberos("expected a TGS-REP".into())),
-            KdcReply::Error(e) => {
-                return Err(AuthError::Kerberos(format!(
-                    "ticket for {service}@{realm}: {}",
-                    match e.to_auth_error() {
-                        AuthError::Kerberos(m) => m,
-                        other => other.to_string(),
-                    }
-                )));
+            KdcReply::Rep(_) => return Err(AuthError::kerberos("expected a TGS-REP")),
+            KdcReply::Error(e) if e.error_code == KDC_ERR_S_PRINCIPAL_UNKNOWN => {
+                return Err(AuthError::Kerberos(KerberosError::UnknownService {
+                    service: service.to_string(),
+                    realm: realm.to_owned(),
+                }));
             }
+            KdcReply::Error(e) => return Err(e.to_auth_error()),
         };
         let part = rep.enc_part.open(key, usage::TGS_REP_ENC_PART_SESSION)?;
         finish_kdc_rep(rep, &part, nonce)
@@ -217,7 +217,7 @@ impl<'a> TicketAcquirer<'a> {
 fn finish_kdc_rep(rep: KdcRep, part: &[u8], nonce: u32) -> Result<ServiceTicket, AuthError> {
     let part = EncKdcRepPart::decode(part)?;
     if part.nonce != nonce {
-        return Err(AuthError::Kerberos("KDC reply nonce does not match the request".into()));
+        return Err(AuthError::kerberos("KDC reply nonce does not match the request"));
     }
     Ok(ServiceTicket { client_realm: rep.crealm, client: rep.cname, ticket: rep.ticket, session_key: part.key })
 }
@@ -235,7 +235,7 @@ fn password_key(
     let iterations = match params.as_deref() {
         None => DEFAULT_ITERATIONS,
         Some([a, b, c, d]) => u32::from_be_bytes([*a, *b, *c, *d]),
-        Some(_) => return Err(AuthError::Kerberos("malformed s2kparams".into())),
+        Some(_) => return Err(AuthError::kerberos("malformed s2kparams")),
     };
     EncryptionKey::from_password(etype, credentials.password(), &salt, iterations)
 }
@@ -388,7 +388,11 @@ impl KerberosClient {
                     });
                 }
                 let tgt = cache.tgt(secs).ok_or_else(|| {
-                    AuthError::Kerberos(format!("no valid ticket-granting ticket in {name} (run kinit)"))
+                    AuthError::Kerberos(if cache.has_tgt() {
+                        KerberosError::TicketExpired { cache: name.clone(), principal: cache.principal_text() }
+                    } else {
+                        KerberosError::NoTicket { cache: name.clone() }
+                    })
                 })?;
                 let tgt = ServiceTicket {
                     client_realm: tgt.client_realm.clone(),
@@ -439,7 +443,7 @@ impl KerberosClient {
                     Some(0x60) => match gss::unframe(token)? {
                         (TOK_AP_REP, m) => m,
                         (TOK_ERROR, m) => return Err(ap_error(m)),
-                        _ => return Err(AuthError::Kerberos("unexpected GSS token in place of the AP-REP".into())),
+                        _ => return Err(AuthError::kerberos("unexpected GSS token in place of the AP-REP")),
                     },
                     Some(0x7e) => return Err(ap_error(token)),
                     _ => token,
@@ -447,7 +451,7 @@ impl KerberosClient {
                 let enc = decode_ap_rep(message)?;
                 let part = EncApRepPart::decode(&enc.open(session_key, usage::AP_REP_ENC_PART)?)?;
                 if part.ctime != *ctime || part.cusec != *cusec {
-                    return Err(AuthError::Kerberos("AP-REP does not answer our authenticator".into()));
+                    return Err(AuthError::kerberos("AP-REP does not answer our authenticator"));
                 }
                 let (key, acceptor_subkey) = match part.subkey {
                     Some(k) => (k, true),
@@ -486,10 +490,13 @@ impl KerberosClient {
 fn ap_error(message: &[u8]) -> AuthError {
     match KdcReply::decode(message) {
         Ok(KdcReply::Error(e)) => match e.to_auth_error() {
-            AuthError::Kerberos(m) => AuthError::Kerberos(format!("the acceptor refused the AP-REQ: {m}")),
+            AuthError::Kerberos(KerberosError::Kdc { code, name, text }) => AuthError::kerberos(format!(
+                "the acceptor refused the AP-REQ: {}",
+                KerberosError::Kdc { code, name, text }
+            )),
             other => other,
         },
-        _ => AuthError::Kerberos("the acceptor answered with an undecodable error".into()),
+        _ => AuthError::kerberos("the acceptor answered with an undecodable error"),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::AuthError;
+use crate::kerberos::error::KerberosError;
 
 /// The decoded configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,9 +102,11 @@ impl Krb5Config {
 
     /// The KDC addresses of `realm` as `host:port` (port 88 added when absent).
     pub fn kdcs_of(&self, realm: &str) -> Result<Vec<String>, AuthError> {
-        let list = self.kdcs.get(realm).filter(|l| !l.is_empty()).ok_or_else(|| {
-            AuthError::Kerberos(format!("no KDC for realm {realm} in krb5.conf (set KRB5_CONFIG or give a KDC)"))
-        })?;
+        let list = self
+            .kdcs
+            .get(realm)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| AuthError::Kerberos(KerberosError::NoKdc { realm: realm.to_owned() }))?;
         Ok(list.iter().map(|k| with_default_port(k)).collect())
     }
 

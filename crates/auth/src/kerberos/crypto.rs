@@ -54,7 +54,7 @@ impl EncryptionKey {
     pub fn new(enctype: i32, value: &[u8]) -> Result<Self, AuthError> {
         match key_len(enctype) {
             Some(len) if len == value.len() => Ok(Self { enctype, value: Zeroizing::new(value.to_vec()) }),
-            Some(_) => Err(AuthError::Kerberos("key length does not match its encryption type".into())),
+            Some(_) => Err(AuthError::kerberos("key length does not match its encryption type")),
             None => Err(AuthError::Unsupported("Kerberos encryption type (only AES128/AES256-CTS-HMAC-SHA1-96)")),
         }
     }
@@ -65,7 +65,7 @@ impl EncryptionKey {
         let len = key_len(enctype)
             .ok_or(AuthError::Unsupported("Kerberos encryption type (only AES128/AES256-CTS-HMAC-SHA1-96)"))?;
         if iterations == 0 || iterations > MAX_ITERATIONS {
-            return Err(AuthError::Kerberos("unreasonable string-to-key iteration count".into()));
+            return Err(AuthError::kerberos("unreasonable string-to-key iteration count"));
         }
         let mut tkey = Zeroizing::new(vec![0u8; len]);
         pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), salt, iterations, &mut tkey);
@@ -155,7 +155,7 @@ impl EncryptionKey {
     /// Decrypts and verifies RFC 3961 ciphertext; the confounder is removed.
     pub fn decrypt(&self, usage: u32, ciphertext: &[u8]) -> Result<Vec<u8>, AuthError> {
         if ciphertext.len() < BLOCK + MAC_LEN {
-            return Err(AuthError::Kerberos("ciphertext too short".into()));
+            return Err(AuthError::kerberos("ciphertext too short"));
         }
         let (body, mac) = ciphertext.split_at(ciphertext.len() - MAC_LEN);
         let ke = self.usage_key(usage, 0xaa);

@@ -2,6 +2,7 @@
 //! as documented in MIT krb5's "Kerberos file formats". Parsers are bounded by the input.
 
 use crate::error::AuthError;
+use crate::kerberos::error::KerberosError;
 
 use super::asn1::{PrincipalName, Ticket};
 use super::crypto::{EncryptionKey, key_len};
@@ -12,7 +13,7 @@ pub const MAX_FIELD_LEN: usize = crate::MAX_TOKEN_LEN;
 pub const MAX_COMPONENTS: usize = 16;
 
 fn err(what: &str) -> AuthError {
-    AuthError::Kerberos(format!("malformed {what}"))
+    AuthError::kerberos(format!("malformed {what}"))
 }
 
 /// A big-endian cursor over a file.
@@ -79,7 +80,7 @@ impl Keytab {
         const WHAT: &str = "keytab";
         let mut c = Cursor { rest: bytes, what: WHAT };
         if c.u16()? != 0x0502 {
-            return Err(AuthError::Kerberos("unsupported keytab version (only 0x0502)".into()));
+            return Err(AuthError::kerberos("unsupported keytab version (only 0x0502)"));
         }
         let mut entries = Vec::new();
         while !c.rest.is_empty() {
@@ -128,7 +129,7 @@ impl Keytab {
     /// Reads and parses a keytab file (`FILE:` prefix allowed).
     pub fn read(path: &str) -> Result<Self, AuthError> {
         let path = path.strip_prefix("FILE:").unwrap_or(path);
-        let bytes = std::fs::read(path).map_err(|e| AuthError::Kerberos(format!("cannot read keytab {path}: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| AuthError::kerberos(format!("cannot read keytab {path}: {e}")))?;
         Self::parse(&bytes)
     }
 
@@ -200,7 +201,7 @@ impl CredentialCache {
                 c.take(len)?;
             }
             0x0503 => {}
-            _ => return Err(AuthError::Kerberos("unsupported credential cache version (only 0x0503/0x0504)".into())),
+            _ => return Err(AuthError::kerberos("unsupported credential cache version (only 0x0503/0x0504)")),
         }
         let (realm, principal) = read_principal(&mut c)?;
         let mut credentials = Vec::new();
@@ -244,20 +245,33 @@ impl CredentialCache {
         Ok(Self { realm, principal, credentials })
     }
 
-    /// Reads the cache at `name` (`FILE:/path` or a path). Other cache types are refused.
+    /// Reads the cache at `name`: `FILE:/path` or a path, or a `DIR:` collection (`DIR:/dir` reads the cache its
+    /// `primary` file names, `DIR::/dir/tkt…` that one cache). Other types are [`KerberosError::UnsupportedCache`];
+    /// a cache that does not exist is [`KerberosError::NoTicket`].
     pub fn read(name: &str) -> Result<Self, AuthError> {
         let path = match name.split_once(':') {
-            Some(("FILE", path)) => path,
+            Some(("FILE", path)) => path.to_owned(),
+            Some(("DIR", rest)) => dir_cache_path(name, rest)?,
             Some((kind, _)) if !kind.contains('/') => {
-                return Err(AuthError::Kerberos(format!(
-                    "credential cache type {kind}: is not supported (only FILE:); set KRB5CCNAME=FILE:/path"
-                )));
+                return Err(AuthError::Kerberos(KerberosError::UnsupportedCache { kind: kind.to_owned() }));
             }
-            _ => name,
+            _ => name.to_owned(),
         };
-        let bytes = std::fs::read(path)
-            .map_err(|e| AuthError::Kerberos(format!("cannot read credential cache {path} (run kinit?): {e}")))?;
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => AuthError::Kerberos(KerberosError::NoTicket { cache: name.to_owned() }),
+            _ => AuthError::kerberos(format!("cannot read credential cache {path}: {e}")),
+        })?;
         Self::parse(&bytes)
+    }
+
+    /// Whether the cache holds a ticket-granting ticket of its realm at all, valid or expired.
+    pub fn has_tgt(&self) -> bool {
+        self.tgt(i64::MIN).is_some()
+    }
+
+    /// The default principal as `user@REALM`.
+    pub fn principal_text(&self) -> String {
+        format!("{}@{}", self.principal, self.realm)
     }
 
     /// The ticket-granting ticket of the default principal's realm, if present and valid at `now`.
@@ -275,6 +289,28 @@ impl CredentialCache {
     pub fn service_ticket(&self, service: &PrincipalName, realm: &str, now: i64) -> Option<&CachedCredential> {
         self.credentials.iter().find(|c| c.server.same_as(service) && c.server_realm == realm && c.endtime > now)
     }
+}
+
+/// The file of a `DIR:` cache name: `DIR::/dir/tktXYZ` names one cache of the collection; `DIR:/dir` the one its
+/// `primary` file names (MIT krb5's DIR type: `primary` holds the file name of the collection's current cache).
+fn dir_cache_path(name: &str, rest: &str) -> Result<String, AuthError> {
+    if let Some(single) = rest.strip_prefix(':') {
+        return Ok(single.to_owned());
+    }
+    let dir = std::path::Path::new(rest);
+    let primary = match std::fs::read_to_string(dir.join("primary")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AuthError::Kerberos(KerberosError::NoTicket { cache: name.to_owned() }));
+        }
+        Err(e) => return Err(AuthError::kerberos(format!("cannot read {}/primary: {e}", dir.display()))),
+    };
+    let file = primary.trim();
+    // The primary names a file inside the directory, never a path elsewhere.
+    if file.is_empty() || file.contains('/') || file == "." || file == ".." {
+        return Err(AuthError::kerberos(format!("{}/primary does not name a cache file", dir.display())));
+    }
+    Ok(dir.join(file).display().to_string())
 }
 
 fn read_principal(c: &mut Cursor<'_>) -> Result<(String, PrincipalName), AuthError> {
@@ -295,6 +331,26 @@ fn read_principal(c: &mut Cursor<'_>) -> Result<(String, PrincipalName), AuthErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dir_primary_names_a_file_inside_its_directory() {
+        let dir = std::env::temp_dir().join(format!("pssession-dir-ccache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rest = dir.display().to_string();
+        std::fs::write(dir.join("primary"), "tkt\n").unwrap();
+        assert_eq!(dir_cache_path("DIR:x", &rest).unwrap(), dir.join("tkt").display().to_string());
+        for bad in ["../../etc/passwd", "..", "", "/tmp/x"] {
+            std::fs::write(dir.join("primary"), bad).unwrap();
+            assert!(dir_cache_path("DIR:x", &rest).is_err(), "{bad:?}");
+        }
+        std::fs::remove_file(dir.join("primary")).unwrap();
+        assert_eq!(
+            dir_cache_path("DIR:x", &rest),
+            Err(AuthError::Kerberos(KerberosError::NoTicket { cache: "DIR:x".to_owned() }))
+        );
+        assert_eq!(dir_cache_path("DIR::/a/tktB", ":/a/tktB").unwrap(), "/a/tktB");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn entry(components: &[&str], enctype: u16, key: &[u8], kvno: u8) -> Vec<u8> {
         let mut e = Vec::new();

@@ -244,7 +244,7 @@ impl MessageProtection {
     fn check_flags(&self, token_flags: u8) -> Result<(), AuthError> {
         let from_acceptor = token_flags & SENT_BY_ACCEPTOR != 0;
         if from_acceptor != self.is_initiator {
-            return Err(AuthError::Kerberos("token sent in the wrong direction (reflected?)".into()));
+            return Err(AuthError::kerberos("token sent in the wrong direction (reflected?)"));
         }
         if (token_flags & ACCEPTOR_SUBKEY != 0) != self.acceptor_subkey {
             return Err(AuthError::MessageAltered);
@@ -254,7 +254,7 @@ impl MessageProtection {
 
     fn check_seq(&mut self, seq: u64) -> Result<(), AuthError> {
         if seq != self.recv_seq {
-            return Err(AuthError::Kerberos(format!(
+            return Err(AuthError::kerberos(format!(
                 "sequence number {seq} where {} was expected (replayed or reordered message)",
                 self.recv_seq
             )));

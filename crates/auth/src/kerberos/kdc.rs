@@ -7,6 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::error::AuthError;
+use crate::kerberos::error::KerberosError;
 
 use super::config::Krb5Config;
 
@@ -85,6 +86,6 @@ impl KdcTransport for TcpKdc {
                 Err(e) => errors.push(format!("{address}: {e}")),
             }
         }
-        Err(AuthError::Kerberos(format!("no KDC of realm {realm} answered ({})", errors.join("; "))))
+        Err(AuthError::Kerberos(KerberosError::KdcUnreachable { realm: realm.to_owned(), attempts: errors }))
     }
 }

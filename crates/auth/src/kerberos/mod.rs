@@ -20,6 +20,7 @@ pub mod asn1;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod error;
 pub mod files;
 pub mod gss;
 pub mod kdc;
@@ -28,6 +29,7 @@ pub use acceptor::KerberosAcceptor;
 pub use client::{KerberosClient, KerberosCredential, KerberosOptions, ServiceTicket, TicketAcquirer};
 pub use config::Krb5Config;
 pub use crypto::EncryptionKey;
+pub use error::KerberosError;
 pub use files::{CredentialCache, Keytab};
 pub use kdc::{KdcTransport, TcpKdc};
 
