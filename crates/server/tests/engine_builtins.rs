@@ -295,3 +295,29 @@ async fn command_spec_with_parameters_and_merge() {
     assert_eq!(texts(&events).len(), 3);
     assert_eq!(outputs(&events)[1].member("Sequence"), Value::Long(2));
 }
+
+#[tokio::test]
+async fn invoke_expression_runs_text_as_pypsrp_execute_ps_sends_it() {
+    // pypsrp's Client.execute_ps: Invoke-Expression -Command <script> | Out-String -Stream.
+    let rs = runspace();
+    let spec = PipelineSpec {
+        statements: vec![vec![
+            CommandSpec::new("Invoke-Expression").with_parameter("Command", Value::string("$x = 20; $x + 22; 'done'")),
+            // A switch without a value, as PowerShell's AddParameter("Stream") and pypsrp send it.
+            CommandSpec::new("Out-String").with_parameter("Stream", Value::Null),
+        ]],
+        expects_input: false,
+    };
+    let (events, state) = run_spec(&rs, spec).await;
+    assert_eq!(state, PipelineState::Completed);
+    assert_eq!(texts(&events), ["42", "done"]);
+    // Positional, aliased, and from the pipeline.
+    assert_eq!(eval("iex '1 + 1'").await, ["2"]);
+    assert_eq!(eval("'3 * 3', '\"x\"' | Invoke-Expression").await, ["9", "x"]);
+    // A text that does not parse is PowerShell's ParseException record, and the statement fails.
+    let (events, _) = run(&rs, "Invoke-Expression '1 +'; 'after'").await;
+    let errors = errors(&events);
+    assert_eq!(errors.len(), 1, "{events:?}");
+    assert_eq!(errors[0].exception_type, "System.Management.Automation.ParseException");
+    assert_eq!(texts(&events), ["after"]);
+}

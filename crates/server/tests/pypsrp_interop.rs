@@ -226,3 +226,13 @@ async fn a_sealed_session_goes_on_after_its_connection_closes() {
     assert_eq!(server.service().shell_count(), 0, "the pool was closed through the new connection");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypsrp_client_execute_ps_runs_through_invoke_expression() {
+    // pypsrp's Client.execute_ps sends Invoke-Expression -Command <script> | Out-String -Stream (issue 21).
+    let (server, _) = start(false).await;
+    let result = pypsrp(&server, false, "ntlm", "execute_ps").await;
+    assert_eq!(result["had_errors"], json!(false), "{result}");
+    assert_eq!(result["output"], json!("answer 42\nsecond"), "{result}");
+    server.shutdown().await;
+}

@@ -163,6 +163,7 @@ builtins! {
     RemoveJob => "Remove-Job", "Microsoft.PowerShell.Core", ["rjb"], &[at(value("Job"), 0), value("Id"), value("Name"), switch("Force")];
     StopJob => "Stop-Job", "Microsoft.PowerShell.Core", ["spjb"], &[at(value("Job"), 0), value("Id"), value("Name"), switch("PassThru")];
     GetCommand => "Get-Command", "Microsoft.PowerShell.Core", ["gcm"], &[rest(value("Name"), 0)];
+    InvokeExpression => "Invoke-Expression", "Microsoft.PowerShell.Utility", ["iex"], &[at(value("Command"), 0)];
     ForEachObject => "ForEach-Object", "Microsoft.PowerShell.Core", ["%", "foreach"], &[
         rest(value("Process"), 0), value("Begin"), value("End"), value("MemberName")];
     WhereObject => "Where-Object", "Microsoft.PowerShell.Core", ["?", "where"], &[
@@ -319,7 +320,9 @@ fn bind(builtin: Builtin, args: Vec<RawArg>) -> Result<(Bound, CommonParams), Bi
         };
         let def = find_param(&name, defs)?;
         let value = match def.kind {
-            Kind::Switch => Value::Bool(given.as_ref().is_none_or(Value::is_truthy)),
+            // A switch sent without a value is on: PowerShell's `AddParameter("Stream")` (and pypsrp's
+            // `add_parameter("Stream")`) travels as a parameter whose value is `<Nil/>`.
+            Kind::Switch => Value::Bool(given.as_ref().is_none_or(|v| matches!(v, Value::Null) || v.is_truthy())),
             Kind::Value => match given {
                 Some(v) => v,
                 None => match args.peek() {
@@ -682,6 +685,7 @@ async fn run_simple(
             Ok(())
         }
         Builtin::GetTestData => get_test_data(bound, inv, out).await,
+        Builtin::InvokeExpression => invoke_expression(bound, ctx, inv, input, out).await,
         Builtin::ForEachObject
         | Builtin::OutString
         | Builtin::WhereObject
@@ -691,6 +695,32 @@ async fn run_simple(
         | Builtin::RemoveJob
         | Builtin::StopJob => Ok(()),
     }
+}
+
+/// `Invoke-Expression [-Command] <string>` (pypsrp's `execute_ps`, evil-winrm's commands): the text runs as a script
+/// block in a child frame of the caller; a text that does not parse is PowerShell's ParseException record. With
+/// pipeline input, each input string is a command (`'Get-Date' | iex`).
+async fn invoke_expression(
+    bound: &Bound,
+    ctx: &Ctx,
+    inv: &Invocation,
+    input: Option<Value>,
+    out: &mut dyn OutputSink,
+) -> Result<(), Flow> {
+    let Some(command) = input.or_else(|| bound.get("Command").cloned()) else {
+        return Err(cmdlet_error(
+            inv,
+            BindFailure::new(
+                "MissingMandatoryParameter",
+                "Cannot process command because of one or more missing mandatory parameters: Command.".into(),
+            ),
+        ));
+    };
+    let text = command.to_ps_string();
+    let source: Arc<str> = Arc::from(text.as_str());
+    let script = super::parser::parse_script(&source).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
+    let block = ScriptBlockValue { ast: super::parser::ScriptBlockAst { text, body: script }, source };
+    ctx.invoke_block(&inv.frame, &block, Vec::new(), out).await
 }
 
 fn write_error_record(bound: &Bound, inv: &Invocation, message: String) -> Result<ErrorRecord, Flow> {

@@ -171,7 +171,28 @@ def run_reconnect():
     return result
 
 
+def run_execute_ps():
+    # pypsrp's high-level Client: execute_ps wraps the script in Invoke-Expression | Out-String -Stream.
+    from pypsrp.client import Client
+
+    client = Client(
+        req["host"],
+        port=req["port"],
+        username="alice",
+        password=req["users"]["alice"],
+        ssl=req["ssl"],
+        auth=req["auth"],
+        cert_validation=False,
+        encryption="auto",
+        operation_timeout=5,
+        read_timeout=15,
+    )
+    output, streams, had_errors = client.execute_ps("$n = 6 * 7; \"answer $n\"; Write-Output 'second'")
+    return {"output": output, "had_errors": had_errors, "errors": [str(e) for e in streams.error]}
+
+
 SCENARIOS = {
+    "execute_ps": run_execute_ps,
     "streams": run_streams,
     "disconnect": run_disconnect,
     "busy": run_busy,
