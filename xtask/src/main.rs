@@ -1,7 +1,8 @@
 //! Project automation. `cargo xtask ci` is what CI runs: it installs what the tests need and runs every check.
 //!
 //! ```text
-//! cargo xtask ci                 install test peers, then fmt, module cycles, clippy, all tests, fuzz smoke runs
+//! cargo xtask ci                 install test peers, then fmt, module cycles, clippy, each library crate alone,
+//!                                all tests, docs, fuzz smoke runs
 //! cargo xtask setup              only install: Debian packages, the Python venv, cargo-fuzz
 //! cargo xtask cycles             the module cycles of every crate (fails on one not being removed)
 //! cargo xtask fuzz [TARGET] [--seconds N]   fuzz one or every target (seeded from ../shared/fixtures)
@@ -67,12 +68,30 @@ fn step(name: &str, f: impl FnOnce() -> Result) -> Result {
     result
 }
 
+/// The crates an embedder may take one at a time.
+const LIBRARY_CRATES: &[&str] = &[
+    "pssession-psrp",
+    "pssession-wsman",
+    "pssession-auth",
+    "pssession-format",
+    "pssession-connect",
+    "pssession-server",
+];
+
 fn ci() -> Result {
     step("setup", setup::all)?;
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
     step("module cycles", cycles::check)?;
     step("clippy", || {
         run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
+    })?;
+    step("each library crate alone, default features", || {
+        // The workspace build unifies features; an embedder taking one layer gets only its defaults (none: the
+        // codecs without transport, auth without WS-Man sealing, psrp without JSON), which must build too.
+        for package in LIBRARY_CRATES {
+            run(cargo().args(["check", "-p", package, "--lib"]))?;
+        }
+        Ok(())
     })?;
     step("fuzz targets: fmt and clippy", || {
         run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
