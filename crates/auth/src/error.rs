@@ -63,12 +63,12 @@ pub enum AuthError {
     Tls(String),
     /// Kerberos failed: no or an expired ticket, an unknown service principal, an unreachable KDC, clock skew, or an
     /// invalid message; [`crate::KerberosError`] says which, and what to do about it.
-    Kerberos(crate::kerberos::KerberosError),
+    Kerberos(crate::kerberos::error::KerberosError),
 }
 
 impl AuthError {
     /// A Kerberos failure described by `message` (invalid messages and files; the typed causes are built directly).
-    pub(crate) fn kerberos(message: impl Into<crate::kerberos::KerberosError>) -> Self {
+    pub(crate) fn kerberos(message: impl Into<crate::kerberos::error::KerberosError>) -> Self {
         AuthError::Kerberos(message.into())
     }
 }
