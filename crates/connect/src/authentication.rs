@@ -349,7 +349,7 @@ fn channel_bindings(connection: &ConnectionInfo) -> Result<Option<ChannelBinding
 }
 
 fn step_error(mechanism: AuthenticationMechanism, error: AuthError) -> AuthStepError {
-    AuthStepError::new(format!("{mechanism} authentication failed: {error}"))
+    AuthStepError::new(format!("{mechanism} authentication failed: {error}")).with_source(error)
 }
 
 impl HttpAuthenticator for WinrmAuthenticator {

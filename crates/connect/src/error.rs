@@ -104,6 +104,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The authentication mechanism's own error, when authentication failed: `AuthError::Kerberos(NoTicket)`,
+    /// `AuthError::LogonDenied`, … (found through the [`std::error::Error::source`] chain).
+    pub fn auth_error(&self) -> Option<&pssession_auth::AuthError> {
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            if let Some(auth) = error.downcast_ref::<pssession_auth::AuthError>() {
+                return Some(auth);
+            }
+            cause = error.source();
+        }
+        None
+    }
+
     /// The `FullyQualifiedErrorId` PowerShell gives the same failure, where it has one
     /// (`PSSessionConnectFailed` for a session connected to another client).
     pub fn fully_qualified_error_id(&self) -> Option<&'static str> {

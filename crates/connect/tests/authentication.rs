@@ -128,8 +128,12 @@ fn negotiate_over_https_sends_channel_bindings_and_does_not_seal() {
 #[test]
 fn basic_is_refused_over_http_unless_allowed_and_repeats_its_header() {
     let mut client = WinrmAuthenticator::new(options(AuthenticationMechanism::Basic, "Passw0rd!"));
-    let error = client.start(&http()).unwrap_err().to_string();
+    let refused = client.start(&http()).unwrap_err();
+    let error = refused.to_string();
     assert!(error.contains("Basic") && error.to_lowercase().contains("http"), "{error}");
+    // The mechanism's typed error travels along: an embedder matches on it instead of parsing the message.
+    let typed = pssession_connect::Error::Transport(pssession_wsman::transport::TransportError::Auth(refused));
+    assert_eq!(typed.auth_error(), Some(&pssession_auth::AuthError::BasicOverHttpRefused));
 
     let mut allowed = options(AuthenticationMechanism::Basic, "Passw0rd!");
     allowed.allow_unencrypted = true;

@@ -7,6 +7,7 @@
 //! Kerberos with encryption, CredSSP) are restarted whenever the transport opens a new connection.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rustls::pki_types::CertificateDer;
@@ -67,19 +68,37 @@ pub trait MessageEncryption: Send {
     fn decrypt(&mut self, content_type: &str, body: Bytes) -> Result<Bytes, AuthStepError>;
 }
 
-/// A mechanism's failure, carried through the transport to the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A mechanism's failure, carried through the transport to the caller: a message for people and, when the
+/// mechanism has one, its typed error as [`std::error::Error::source`] (an embedder downcasts it, e.g. to
+/// `pssession_auth::AuthError`, to tell "no Kerberos ticket" from "wrong password").
+#[derive(Debug, Clone)]
 pub struct AuthStepError {
     /// What went wrong, for people; never contains a secret.
     pub message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl AuthStepError {
     /// An error with this description.
     pub fn new(message: impl Into<String>) -> Self {
-        AuthStepError { message: message.into() }
+        AuthStepError { message: message.into(), source: None }
+    }
+
+    /// The same error, caused by `source` (the mechanism's own error).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 }
+
+/// Equal when the messages are: the source is the same failure seen by type.
+impl PartialEq for AuthStepError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for AuthStepError {}
 
 impl fmt::Display for AuthStepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,4 +106,8 @@ impl fmt::Display for AuthStepError {
     }
 }
 
-impl std::error::Error for AuthStepError {}
+impl std::error::Error for AuthStepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -191,7 +191,14 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TransportError::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<AuthStepError> for TransportError {
     fn from(e: AuthStepError) -> Self {
