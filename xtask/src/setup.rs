@@ -20,6 +20,10 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // Headers and krb5-config for building python-gssapi and pykrb5 (requirements-test.txt), which pypsrp's
     // auth="kerberos" needs (crates/cli/tests/kerberos.rs).
     ("libkrb5-dev", "command -v krb5-config"),
+    // Dell's WS-Management command line (curl underneath), a third-party client of crates/server/tests/wsl_identify.rs;
+    // uuid-runtime gives it the uuidgen it calls for message ids.
+    ("wsl", "command -v wsl"),
+    ("uuid-runtime", "command -v uuidgen"),
 ];
 
 /// cargo-fuzz, pinned so that CI does not change under us.
