@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -130,13 +130,14 @@ fn provider() -> Arc<CryptoProvider> {
 /// Builds the rustls client configuration for `options`.
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let provider = provider();
-    let mut roots = RootCertStore::empty();
-    if !options.only_extra_roots {
-        // Individual unreadable system certificates are skipped, as every TLS client does.
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-    }
+    let extras = !options.extra_roots.is_empty() || !options.extra_root_certificates.is_empty();
+    let mut roots = match (options.only_extra_roots, extras) {
+        (true, _) => RootCertStore::empty(),
+        // The common case shares one store: reading and parsing the system's roots took ~4 ms per transport,
+        // which a fan-out to a thousand HTTPS sessions paid a thousand times.
+        (false, false) => return finish(options, provider, system_roots()),
+        (false, true) => system_roots().as_ref().clone(),
+    };
     for path in &options.extra_roots {
         let pem = std::fs::read(path).map_err(|e| TlsConfigError::Io(format!("{}: {e}", path.display())))?;
         for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -147,13 +148,37 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsConfi
     for cert in &options.extra_root_certificates {
         roots.add(cert.clone()).map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
     }
+    finish(options, provider, Arc::new(roots))
+}
+
+/// The system's trust store, read once per process (individual unreadable certificates are skipped, as every TLS
+/// client does).
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+/// The client configuration over `roots`: the verifier the options ask for, and the client certificate.
+fn finish(
+    options: &TlsOptions,
+    provider: Arc<CryptoProvider>,
+    roots: Arc<RootCertStore>,
+) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let verifier: Arc<dyn ServerCertVerifier> = if options.skip_ca_check {
         Arc::new(SkipChainVerifier { provider: provider.clone(), check_name: !options.skip_cn_check })
     } else {
         if roots.is_empty() {
             return Err(TlsConfigError::NoRoots);
         }
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| TlsConfigError::Rustls(e.to_string()))?;
         if options.skip_cn_check { Arc::new(SkipNameVerifier { inner: webpki }) } else { webpki }
