@@ -703,7 +703,7 @@ pub fn terminal_width() -> usize {
 }
 
 /// How long a table waits for more rows before fixing its column widths, as PowerShell's table writer does.
-const TABLE_GROUPING_PAUSE: Duration = Duration::from_millis(300);
+pub const TABLE_GROUPING_PAUSE: Duration = Duration::from_millis(300);
 
 /// Prints pipeline events one at a time as they arrive, like a PowerShell host: output objects to stdout
 /// through [`pssession_format::Formatter`] (or as JSON Lines, or raw CLIXML), the other streams to stderr with
