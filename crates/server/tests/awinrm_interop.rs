@@ -2,27 +2,17 @@
 //! (no MIC in its AUTHENTICATE) is accepted and seals the exchange, and the cmd shell its `run_cmd` asks for is
 //! refused with a fault naming why.
 
-use std::path::Path;
-use std::sync::Arc;
+mod server_support;
 
-use pssession_server::engine::{BuiltinEngine, EngineConfig};
-use pssession_server::plugin::Plugin;
-use pssession_server::powershell::PowerShellPlugin;
-use pssession_server::{RunningServer, Server};
+use std::path::Path;
+
+use pssession_server::RunningServer;
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice", "Secret123!");
 
 async fn start() -> RunningServer {
-    let plugin: Arc<dyn Plugin> =
-        Arc::new(PowerShellPlugin::new(Arc::new(BuiltinEngine::new(EngineConfig::default()))));
-    Server::builder()
-        .user(ALICE.0, ALICE.1)
-        .plugin(pssession_server::DEFAULT_CONFIGURATION, plugin)
-        .http(0)
-        .start()
-        .await
-        .expect("server starts")
+    server_support::powershell_endpoint(ALICE).await
 }
 
 async fn awinrm(server: &RunningServer, password: &str) -> Value {

@@ -1,27 +1,17 @@
 //! The real pywinrm client (PyPI, installed by the test command) against the embedded endpoint with the
 //! PowerShell plugin: what its users see where the endpoint differs from Windows.
 
-use std::path::Path;
-use std::sync::Arc;
+mod server_support;
 
-use pssession_server::engine::{BuiltinEngine, EngineConfig};
-use pssession_server::plugin::Plugin;
-use pssession_server::powershell::PowerShellPlugin;
-use pssession_server::{RunningServer, Server};
+use std::path::Path;
+
+use pssession_server::RunningServer;
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice", "Secret123!");
 
 async fn start() -> RunningServer {
-    let plugin: Arc<dyn Plugin> =
-        Arc::new(PowerShellPlugin::new(Arc::new(BuiltinEngine::new(EngineConfig::default()))));
-    Server::builder()
-        .user(ALICE.0, ALICE.1)
-        .plugin(pssession_server::DEFAULT_CONFIGURATION, plugin)
-        .http(0)
-        .start()
-        .await
-        .expect("server starts")
+    server_support::powershell_endpoint(ALICE).await
 }
 
 /// Runs one pywinrm scenario in a blocking thread (the server keeps serving on the runtime meanwhile).

@@ -16,19 +16,23 @@ from pypsrp.wsman import WSMan
 req = json.load(sys.stdin)
 
 
+def connection(user):
+    """The connection settings of `user`, as pypsrp's WSMan and Client both take them."""
+    return {
+        "port": req["port"],
+        "username": user,
+        "password": req["users"][user],
+        "ssl": req["ssl"],
+        "auth": req["auth"],
+        "cert_validation": False,
+        "encryption": "auto",
+        "operation_timeout": 5,
+        "read_timeout": 15,
+    }
+
+
 def wsman(user):
-    return WSMan(
-        req["host"],
-        port=req["port"],
-        username=user,
-        password=req["users"][user],
-        ssl=req["ssl"],
-        auth=req["auth"],
-        cert_validation=False,
-        encryption="auto",
-        operation_timeout=5,
-        read_timeout=15,
-    )
+    return WSMan(req["host"], **connection(user))
 
 
 def streams(ps):
@@ -175,18 +179,7 @@ def run_execute_ps():
     # pypsrp's high-level Client: execute_ps wraps the script in Invoke-Expression | Out-String -Stream.
     from pypsrp.client import Client
 
-    client = Client(
-        req["host"],
-        port=req["port"],
-        username="alice",
-        password=req["users"]["alice"],
-        ssl=req["ssl"],
-        auth=req["auth"],
-        cert_validation=False,
-        encryption="auto",
-        operation_timeout=5,
-        read_timeout=15,
-    )
+    client = Client(req["host"], **connection("alice"))
     output, streams, had_errors = client.execute_ps("$n = 6 * 7; \"answer $n\"; Write-Output 'second'")
     return {"output": output, "had_errors": had_errors, "errors": [str(e) for e in streams.error]}
 

@@ -364,3 +364,19 @@ pub async fn receive_all(
 pub fn guid() -> String {
     Uuid::new_v4().to_string().to_uppercase()
 }
+
+/// The endpoint as `pssession serve` runs it — the PowerShell plugin on the built-in engine — on an HTTP port of
+/// its own, with one user: what the third-party client tests drive.
+pub async fn powershell_endpoint(user: (&str, &str)) -> pssession_server::RunningServer {
+    use pssession_server::engine::{BuiltinEngine, EngineConfig};
+    use pssession_server::powershell::PowerShellPlugin;
+    let plugin: Arc<dyn Plugin> =
+        Arc::new(PowerShellPlugin::new(Arc::new(BuiltinEngine::new(EngineConfig::default()))));
+    pssession_server::Server::builder()
+        .user(user.0, user.1)
+        .plugin(pssession_server::DEFAULT_CONFIGURATION, plugin)
+        .http(0)
+        .start()
+        .await
+        .expect("server starts")
+}
