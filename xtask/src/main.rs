@@ -78,6 +78,15 @@ const LIBRARY_CRATES: &[&str] = &[
     "pssession-server",
 ];
 
+/// The runnable examples CI runs: (package, example).
+const EXAMPLES: &[(&str, &str)] = &[
+    ("pssession-psrp", "reassemble"),
+    ("pssession-wsman", "receive_round_trip"),
+    ("pssession-auth", "negotiate_in_process"),
+    ("pssession-server", "engine_script"),
+    ("pssession-connect", "reconnect"),
+];
+
 fn ci() -> Result {
     step("setup", setup::all)?;
     step("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
@@ -99,6 +108,13 @@ fn ci() -> Result {
     })?;
     step("tests", || {
         run(cargo().args(["test", "--workspace", "--all-features"]).env(setup::PYTHON_ENV, setup::venv_python()))
+    })?;
+    step("examples", || {
+        // Each crate's runnable example runs to its end (they need nothing outside this process).
+        for (package, example) in EXAMPLES {
+            run(cargo().args(["run", "-q", "-p", package, "--example", example]))?;
+        }
+        Ok(())
     })?;
     step("doc", || {
         run(cargo().args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings"))
