@@ -31,9 +31,16 @@ impl ObjectFormat {
 /// The environment variable with the terminal's width (shells set it); 120 columns when absent.
 pub const COLUMNS_ENV: &str = "COLUMNS";
 
-/// The width tables are cut to: `$COLUMNS`, else 120 (a Windows console's default).
+/// The width tables are cut to: `$COLUMNS` when set (shells do not export it, so it is the user's explicit choice),
+/// else the terminal's width when stdout is one, else 120 (a Windows console's default, and what a pipe or file
+/// gets, as PowerShell's host gives redirected output).
 pub fn terminal_width() -> usize {
-    std::env::var(COLUMNS_ENV).ok().and_then(|c| c.trim().parse().ok()).filter(|&w: &usize| w > 0).unwrap_or(120)
+    let explicit = std::env::var(COLUMNS_ENV).ok().and_then(|c| c.trim().parse().ok()).filter(|&w: &usize| w > 0);
+    explicit
+        .or_else(|| {
+            terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0)).filter(|&w| w > 0)
+        })
+        .unwrap_or(120)
 }
 
 /// How long a table waits for more rows before fixing its column widths, as PowerShell's table writer does.
