@@ -46,8 +46,7 @@ impl Endpoint {
         let mut options = SessionOptions::default();
         if self.uri.starts_with("https:") {
             // The endpoint's certificate is self-signed for this run (pypsrp: cert_validation=False).
-            options.skip_ca_check = true;
-            options.skip_cn_check = true;
+            options.dangerous().skip_ca_check(true).skip_cn_check(true);
         }
         Client::new(target, options, auth).map_err(|e| e.to_string())
     }

@@ -116,8 +116,8 @@ pub struct AuthenticationOptions {
     /// The user's credentials; `None`: implicit credentials (the Kerberos ticket cache), for the mechanisms whose
     /// [`AuthenticationMechanism::allows_implicit_credentials`] is true.
     pub credentials: Option<Credentials>,
-    /// Allow Basic over plain HTTP and unencrypted bodies (WinRM's `AllowUnencrypted`). Off by default.
-    pub allow_unencrypted: bool,
+    /// Basic over plain HTTP and unencrypted bodies ([`DangerousAuthenticationOptions::allow_unencrypted`]).
+    allow_unencrypted: bool,
     /// The service principal name Kerberos asks a ticket for (and NTLM names): `HTTP/<host>` when `None`.
     /// `WSMAN/host`, or `HTTP/host@REALM` to name the service realm.
     pub service_principal_name: Option<String>,
@@ -127,6 +127,21 @@ pub struct AuthenticationOptions {
     /// The ticket cache of implicit credentials (`FILE:/path`); `None`: `KRB5CCNAME`, else the configuration's
     /// `default_ccache_name`, else `/tmp/krb5cc_<uid>`.
     pub credential_cache: Option<String>,
+}
+
+/// The dangerous half of [`AuthenticationOptions`], from [`AuthenticationOptions::dangerous`].
+#[derive(Debug)]
+pub struct DangerousAuthenticationOptions<'a> {
+    options: &'a mut AuthenticationOptions,
+}
+
+impl DangerousAuthenticationOptions<'_> {
+    /// Allow Basic over plain HTTP (the password readable on the path) and unencrypted bodies, for servers with
+    /// WinRM's `AllowUnencrypted`.
+    pub fn allow_unencrypted(&mut self, allow: bool) -> &mut Self {
+        self.options.allow_unencrypted = allow;
+        self
+    }
 }
 
 impl fmt::Debug for AuthenticationOptions {
@@ -153,6 +168,17 @@ impl AuthenticationOptions {
             kerberos_config: None,
             credential_cache: None,
         }
+    }
+
+    /// The setting that weakens security (`AllowUnencrypted`), kept behind one call so that it stands out where it
+    /// is used (rustls' `dangerous()`).
+    pub fn dangerous(&mut self) -> DangerousAuthenticationOptions<'_> {
+        DangerousAuthenticationOptions { options: self }
+    }
+
+    /// Whether Basic over plain HTTP and unencrypted bodies are allowed.
+    pub fn allows_unencrypted(&self) -> bool {
+        self.allow_unencrypted
     }
 
     /// Options for `mechanism` with implicit credentials (the Kerberos ticket cache) and the secure defaults.

@@ -68,7 +68,8 @@ impl Client {
     /// A client over HTTP(S) with the given authentication.
     pub fn new(target: ConnectionTarget, options: SessionOptions, auth: AuthenticationOptions) -> Result<Self, Error> {
         let mut auth = auth;
-        auth.allow_unencrypted = auth.allow_unencrypted || options.no_encryption;
+        let allow = auth.allows_unencrypted() || options.sends_unencrypted();
+        auth.dangerous().allow_unencrypted(allow);
         let user = auth.credentials.as_ref().filter(|c| !c.user().is_empty()).map(|c| match c.domain() {
             "" => c.user().to_owned(),
             domain => format!("{domain}\\{}", c.user()),

@@ -149,12 +149,12 @@ pub struct SessionOptions {
     pub maximum_connection_redirection_count: u32,
     /// Follow redirects (`-AllowRedirection`).
     pub allow_redirection: bool,
-    /// Do not verify the certificate chain (`-SkipCACheck`).
-    pub skip_ca_check: bool,
-    /// Do not verify the certificate's host name (`-SkipCNCheck`).
-    pub skip_cn_check: bool,
-    /// Send unencrypted bodies over HTTP (`-NoEncryption`); needed for Basic over HTTP.
-    pub no_encryption: bool,
+    /// `-SkipCACheck` ([`DangerousSessionOptions::skip_ca_check`]).
+    skip_ca_check: bool,
+    /// `-SkipCNCheck` ([`DangerousSessionOptions::skip_cn_check`]).
+    skip_cn_check: bool,
+    /// `-NoEncryption` ([`DangerousSessionOptions::no_encryption`]).
+    no_encryption: bool,
     /// `wsmv:DataLocale` (`-Culture`). By default the user's locale, as PowerShell sends its current culture:
     /// see [`Cultures::from_environment`]; `en-US` when the environment names none.
     pub culture: String,
@@ -173,6 +173,34 @@ pub struct SessionOptions {
     /// The TLS client certificate of `-CertificateThumbprint` (with
     /// [`crate::authentication::AuthenticationMechanism::Certificate`]); its key never appears in Debug output.
     pub client_certificate: Option<ClientCertificate>,
+}
+
+/// The dangerous half of [`SessionOptions`], from [`SessionOptions::dangerous`].
+#[derive(Debug)]
+pub struct DangerousSessionOptions<'a> {
+    options: &'a mut SessionOptions,
+}
+
+impl DangerousSessionOptions<'_> {
+    /// `-SkipCACheck`: accept a server certificate whose chain does not lead to a trusted root — whoever can
+    /// intercept the connection can then impersonate the server and receive the credentials' proof.
+    pub fn skip_ca_check(&mut self, skip: bool) -> &mut Self {
+        self.options.skip_ca_check = skip;
+        self
+    }
+
+    /// `-SkipCNCheck`: accept a certificate that does not name the host.
+    pub fn skip_cn_check(&mut self, skip: bool) -> &mut Self {
+        self.options.skip_cn_check = skip;
+        self
+    }
+
+    /// `-NoEncryption`: send bodies unencrypted over HTTP (and allow Basic there), where anyone on the path reads
+    /// them. Needed only for servers configured with `AllowUnencrypted`.
+    pub fn no_encryption(&mut self, unencrypted: bool) -> &mut Self {
+        self.options.no_encryption = unencrypted;
+        self
+    }
 }
 
 /// The culture names PowerShell would send for a POSIX user's locale settings.
@@ -259,11 +287,31 @@ impl Default for SessionOptions {
 }
 
 impl SessionOptions {
+    /// The settings that weaken security (`-SkipCACheck`, `-SkipCNCheck`, `-NoEncryption`), kept behind one call so
+    /// that they stand out where they are used (rustls' `dangerous()`).
+    pub fn dangerous(&mut self) -> DangerousSessionOptions<'_> {
+        DangerousSessionOptions { options: self }
+    }
+
+    /// Whether a server certificate's chain is accepted without leading to a trusted root.
+    pub fn skips_ca_check(&self) -> bool {
+        self.skip_ca_check
+    }
+
+    /// Whether a server certificate is accepted without naming the host.
+    pub fn skips_cn_check(&self) -> bool {
+        self.skip_cn_check
+    }
+
+    /// Whether bodies go unencrypted over HTTP.
+    pub fn sends_unencrypted(&self) -> bool {
+        self.no_encryption
+    }
+
     /// The HTTP transport settings these options imply.
     pub fn transport_options(&self) -> Result<TransportOptions, Error> {
         let mut tls = TlsOptions::default();
-        tls.skip_ca_check = self.skip_ca_check;
-        tls.skip_cn_check = self.skip_cn_check;
+        tls.dangerous().skip_ca_check(self.skip_ca_check).skip_cn_check(self.skip_cn_check);
         for pem in &self.trusted_certificates_pem {
             tls.trust_pem(pem).map_err(|e| Error::InvalidOption(format!("trusted certificate: {e}")))?;
         }

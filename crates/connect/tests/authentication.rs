@@ -136,7 +136,7 @@ fn basic_is_refused_over_http_unless_allowed_and_repeats_its_header() {
     assert_eq!(typed.auth_error(), Some(&pssession_auth::AuthError::BasicOverHttpRefused));
 
     let mut allowed = options(AuthenticationMechanism::Basic, "Passw0rd!");
-    allowed.allow_unencrypted = true;
+    allowed.dangerous().allow_unencrypted(true);
     let mut client = WinrmAuthenticator::new(allowed);
     let mut server = BasicServer::new(users(), TransportSecurity::Plaintext, true).unwrap();
     handshake(&mut client, &mut server, &http()).unwrap();

@@ -402,7 +402,7 @@ async fn tls_is_verified_by_default_and_escape_hatches_are_explicit() {
 
     // -SkipCACheck: accepted although untrusted, the name still has to match.
     let mut skip_ca = trusting(&other.ca_pem);
-    skip_ca.skip_ca_check = true;
+    skip_ca.dangerous().skip_ca_check(true);
     let mut transport = HttpTransport::new(by_name.clone(), options(skip_ca.clone()), Box::new(Anonymous)).unwrap();
     assert_eq!(transport.send(Bytes::from_static(b"x")).await.unwrap().status, 200);
     let mut transport = HttpTransport::new(by_address.clone(), options(skip_ca.clone()), Box::new(Anonymous)).unwrap();
@@ -413,7 +413,7 @@ async fn tls_is_verified_by_default_and_escape_hatches_are_explicit() {
         HttpTransport::new(by_address.clone(), options(trusting(&pki.ca_pem)), Box::new(Anonymous)).unwrap();
     assert!(matches!(transport.send(Bytes::from_static(b"x")).await, Err(TransportError::Tls { .. })));
     let mut skip_cn = trusting(&pki.ca_pem);
-    skip_cn.skip_cn_check = true;
+    skip_cn.dangerous().skip_cn_check(true);
     let mut transport = HttpTransport::new(by_address, options(skip_cn), Box::new(Anonymous)).unwrap();
     assert_eq!(transport.send(Bytes::from_static(b"x")).await.unwrap().status, 200);
 }
@@ -436,7 +436,7 @@ async fn a_silent_server_times_out() {
     // A TLS endpoint that accepts TCP but never answers the handshake: the connect timeout covers TLS.
     let mut short = options(TlsOptions::default());
     short.connect_timeout = Duration::from_millis(300);
-    short.tls.skip_ca_check = true;
+    short.tls.dangerous().skip_ca_check(true);
     let uri = EndpointUri::from_connection_uri(&format!("https://localhost:{}/wsman", addr.port())).unwrap();
     let mut transport = HttpTransport::new(uri, short, Box::new(Anonymous)).unwrap();
     assert!(matches!(transport.send(Bytes::from_static(b"x")).await, Err(TransportError::ConnectTimeout { .. })));

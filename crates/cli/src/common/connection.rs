@@ -149,9 +149,11 @@ impl ConnectionArgs {
         options.connection_observer = Some(ConnectionObserver::new(print_connection_notice));
         options.open_timeout = Duration::from_secs(self.open_timeout_sec.max(1));
         options.allow_redirection = self.allow_redirection && !self.connection_uri.is_empty();
-        options.skip_ca_check = self.skip_ca_check;
-        options.skip_cn_check = self.skip_cn_check;
-        options.no_encryption = self.no_encryption;
+        options
+            .dangerous()
+            .skip_ca_check(self.skip_ca_check)
+            .skip_cn_check(self.skip_cn_check)
+            .no_encryption(self.no_encryption);
         options.proxy = self.proxy.clone();
         options.maximum_connection_redirection_count = self.maximum_redirection;
         if let Some(culture) = &self.culture {
@@ -190,7 +192,7 @@ impl ConnectionArgs {
         if self.certificate_thumbprint.is_some() {
             let mut options =
                 AuthenticationOptions::new(AuthenticationMechanism::Certificate, Credentials::new("", ""));
-            options.allow_unencrypted = self.no_encryption;
+            options.dangerous().allow_unencrypted(self.no_encryption);
             return Ok(options);
         }
         let mechanism = AuthenticationMechanism::from_name(&self.authentication)
@@ -214,7 +216,7 @@ impl ConnectionArgs {
         };
         if implicit {
             let mut options = AuthenticationOptions::implicit(mechanism);
-            options.allow_unencrypted = self.no_encryption;
+            options.dangerous().allow_unencrypted(self.no_encryption);
             options.service_principal_name = self.service_principal_name.clone();
             return Ok(options);
         }
@@ -225,7 +227,7 @@ impl ConnectionArgs {
             .ok_or("--credential is required (DOMAIN\\user or user@REALM)")?;
         let password = self.password(user)?;
         let mut options = AuthenticationOptions::new(mechanism, Credentials::new(user, password.as_str()));
-        options.allow_unencrypted = self.no_encryption;
+        options.dangerous().allow_unencrypted(self.no_encryption);
         options.service_principal_name = self.service_principal_name.clone();
         Ok(options)
     }

@@ -25,10 +25,10 @@ use rustls::{
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct TlsOptions {
-    /// `-SkipCACheck`: do not require the server's chain to lead to a trusted root. Dangerous.
-    pub skip_ca_check: bool,
-    /// `-SkipCNCheck`: do not require the server's certificate to name the host. Dangerous.
-    pub skip_cn_check: bool,
+    /// `-SkipCACheck` ([`DangerousTlsOptions::skip_ca_check`]).
+    skip_ca_check: bool,
+    /// `-SkipCNCheck` ([`DangerousTlsOptions::skip_cn_check`]).
+    skip_cn_check: bool,
     /// Extra trusted roots (PEM files), added to the system's.
     pub extra_roots: Vec<PathBuf>,
     /// Extra trusted roots already in memory (see [`TlsOptions::trust_pem`]).
@@ -53,12 +53,49 @@ impl fmt::Debug for TlsOptions {
 }
 
 impl TlsOptions {
+    /// The settings that weaken the server's authentication, kept behind one call so that they stand out where
+    /// they are used (rustls' `dangerous()`).
+    pub fn dangerous(&mut self) -> DangerousTlsOptions<'_> {
+        DangerousTlsOptions { options: self }
+    }
+
+    /// Whether the server's chain is accepted without leading to a trusted root.
+    pub fn skips_ca_check(&self) -> bool {
+        self.skip_ca_check
+    }
+
+    /// Whether the server's certificate is accepted without naming the host.
+    pub fn skips_cn_check(&self) -> bool {
+        self.skip_cn_check
+    }
+
     /// Adds the certificates of a PEM document to the trusted roots.
     pub fn trust_pem(&mut self, pem: &[u8]) -> Result<(), TlsConfigError> {
         for cert in CertificateDer::pem_slice_iter(pem) {
             self.extra_root_certificates.push(cert.map_err(|e| TlsConfigError::Pem(e.to_string()))?);
         }
         Ok(())
+    }
+}
+
+/// The dangerous half of [`TlsOptions`], from [`TlsOptions::dangerous`].
+#[derive(Debug)]
+pub struct DangerousTlsOptions<'a> {
+    options: &'a mut TlsOptions,
+}
+
+impl DangerousTlsOptions<'_> {
+    /// `-SkipCACheck`: accept a server whose chain does not lead to a trusted root — anyone who can intercept the
+    /// connection can then impersonate the server.
+    pub fn skip_ca_check(&mut self, skip: bool) -> &mut Self {
+        self.options.skip_ca_check = skip;
+        self
+    }
+
+    /// `-SkipCNCheck`: accept a certificate that does not name the host — any certificate the roots trust will do.
+    pub fn skip_cn_check(&mut self, skip: bool) -> &mut Self {
+        self.options.skip_cn_check = skip;
+        self
     }
 }
 
