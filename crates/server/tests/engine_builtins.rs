@@ -321,3 +321,25 @@ async fn invoke_expression_runs_text_as_pypsrp_execute_ps_sends_it() {
     assert_eq!(errors[0].exception_type, "System.Management.Automation.ParseException");
     assert_eq!(texts(&events), ["after"]);
 }
+
+#[tokio::test]
+async fn for_each_object_refuses_text_given_by_name_to_process() {
+    // A remoting client's `add_cmdlet("ForEach-Object").add_parameter("Process", "<text>")`: PowerShell cannot
+    // bind text to -Process (a ScriptBlock) and says so, instead of running nothing.
+    let rs = runspace();
+    let spec = PipelineSpec {
+        statements: vec![vec![
+            CommandSpec::new("Get-TestData").with_argument(Value::Int(2)),
+            CommandSpec::new("ForEach-Object").with_parameter("Process", Value::string("$_.Sequence * 10")),
+        ]],
+        expects_input: false,
+    };
+    let (events, state) = run_spec(&rs, spec).await;
+    // The pipeline fails with the binding error, as PowerShell fails a pipeline whose command does not bind.
+    let PipelineState::Failed(record) = state else { panic!("expected a failed pipeline, got {state:?}") };
+    assert!(record.fully_qualified_error_id.starts_with("CannotConvertArgument"), "{record:?}");
+    assert!(record.message.contains("System.Management.Automation.ScriptBlock"), "{}", record.message);
+    assert!(texts(&events).is_empty(), "{events:?}");
+    // A lone positional name is still -MemberName (`% Sequence`).
+    assert_eq!(eval("Get-TestData 2 | % Sequence").await, ["1", "2"]);
+}

@@ -223,9 +223,16 @@ impl Builtin {
 #[derive(Debug, Default)]
 pub(crate) struct Bound {
     values: Vec<(&'static str, Value)>,
+    /// The parameters given by name (`-Process {…}`), as opposed to by position.
+    named: Vec<&'static str>,
 }
 
 impl Bound {
+    /// Whether `name` was given by name rather than by position.
+    fn is_named(&self, name: &str) -> bool {
+        self.named.contains(&name)
+    }
+
     fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
@@ -363,6 +370,7 @@ fn bind(builtin: Builtin, args: Vec<RawArg>) -> Result<(Bound, CommonParams), Bi
             ));
         }
         bound.values.push((def.name, value));
+        bound.named.push(def.name);
     }
     let mut slots: Vec<&ParamDef> = defs.iter().filter(|d| d.position.is_some()).collect();
     slots.sort_by_key(|d| d.position);

@@ -23,7 +23,14 @@ impl ForEach {
         let mut process = Vec::new();
         if let Some(value) = bound.get("Process") {
             let items = value.clone().enumerate();
-            if member.is_none() && items.len() == 1 && matches!(items[0], Value::String(_)) {
+            // `% Name` (a lone positional string) is -MemberName, in PowerShell's own parameter set; a string given
+            // by name to -Process is not a script block, and PowerShell refuses it — as it refuses a script block
+            // that a remoting client sent (it arrives deserialized as text) rather than run nothing.
+            if member.is_none()
+                && items.len() == 1
+                && matches!(items[0], Value::String(_))
+                && !bound.is_named("Process")
+            {
                 member = Some(items[0].to_ps_string());
             } else {
                 for item in items {
