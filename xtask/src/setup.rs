@@ -23,6 +23,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // Dell's WS-Management command line (curl underneath), a third-party client of crates/server/tests/wsl_identify.rs;
     // uuid-runtime gives it the uuidgen it calls for message ids.
     ("wsl", "command -v wsl"),
+    // wsl talks HTTP through curl unless told to use wget; its Debian package only recommends curl.
+    ("curl", "command -v curl"),
     ("uuid-runtime", "command -v uuidgen"),
 ];
 
