@@ -190,12 +190,9 @@ async fn spec_stage(
         ..InvocationInfo::default()
     };
     if command.is_script {
-        let source: Arc<str> = Arc::from(command.command.as_str());
-        let script = parser::parse_script(&source).map_err(|e| Flow::terminate(ErrorRecord::parse_error(&e)))?;
-        let block = Arc::new(ScriptBlockValue {
-            ast: parser::ScriptBlockAst { text: command.command.clone(), body: script },
-            source,
-        });
+        let block =
+            ScriptBlockValue::parse(&command.command).map_err(|e| Flow::terminate(ErrorRecord::parse_error(&e)))?;
+        let block = Arc::new(block);
         let inv = make_invocation(ctx, root, String::new(), info, command.merge, Default::default());
         return Ok(Stage { processor: Box::new(ScriptProcessor::new(block, args)), inv });
     }
@@ -219,10 +216,7 @@ async fn resolve_stage(
         return Ok(Stage { processor, inv });
     }
     if let Some(text) = ctx.rs.config.stored_script(name) {
-        let source: Arc<str> = Arc::from(text);
-        let script = parser::parse_script(&source).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
-        let block =
-            Arc::new(ScriptBlockValue { ast: parser::ScriptBlockAst { text: text.to_string(), body: script }, source });
+        let block = Arc::new(ScriptBlockValue::parse(text).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?);
         info.my_command = name.to_string();
         let inv = make_invocation(ctx, frame, name.to_string(), info, merge, Default::default());
         return Ok(Stage { processor: Box::new(ScriptProcessor::new(block, args)), inv });

@@ -34,14 +34,8 @@ pub(super) async fn start_job(
                     Some(Value::string(path.as_str())),
                 )));
             };
-            let source: Arc<str> = Arc::from(text);
-            let script = super::super::parser::parse_script(&source)
-                .map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
-            let block = Arc::new(ScriptBlockValue {
-                ast: super::super::parser::ScriptBlockAst { text: text.to_string(), body: script },
-                source,
-            });
-            (block, path)
+            let block = ScriptBlockValue::parse(text).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
+            (Arc::new(block), path)
         }
         _ => {
             return Err(Flow::statement(inv.error(

@@ -259,11 +259,8 @@ pub(super) async fn invoke_expression(
             ),
         ));
     };
-    let text = command.to_ps_string();
-    let source: Arc<str> = Arc::from(text.as_str());
-    let script =
-        super::super::parser::parse_script(&source).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
-    let block = ScriptBlockValue { ast: super::super::parser::ScriptBlockAst { text, body: script }, source };
+    let block =
+        ScriptBlockValue::parse(&command.to_ps_string()).map_err(|e| Flow::statement(ErrorRecord::parse_error(&e)))?;
     ctx.invoke_block(&inv.frame, &block, Vec::new(), out).await
 }
 
