@@ -509,17 +509,19 @@ impl Service {
         let m = self.machine();
         let shell = self.shell_of(caller, h)?;
         let command = body.command_id.as_deref().map(|t| self.command_id(t)).transpose()?;
-        let buffer = {
+        let (buffer, _receiving) = {
             let mut status = lock(&shell.status);
             self.check_connected(&shell, &status, h)?;
             status.last_activity = Instant::now();
-            match command {
+            let buffer = match command {
                 None => shell.pool_output.clone(),
                 Some(c) => match status.commands.get(&c) {
                     Some(cmd) => cmd.output.clone(),
                     None => return Err(WsmanFault::invalid_selectors_command(m)),
                 },
-            }
+            };
+            // Counted under the lock the checks already hold: no second lock per Receive.
+            (buffer, Receiving::start(&shell, &mut status))
         };
         let config = &self.inner.config;
         let wait = h
@@ -542,10 +544,7 @@ impl Service {
                 false
             }
         };
-        let taken = {
-            let _receiving = Receiving::start(&shell);
-            buffer.receive(deadline, sequence.as_ref(), fits).await
-        };
+        let taken = buffer.receive(deadline, sequence.as_ref(), fits).await;
         match taken {
             Ok(taken) => {
                 let streams = taken
@@ -931,8 +930,9 @@ struct Receiving<'a> {
 }
 
 impl<'a> Receiving<'a> {
-    fn start(shell: &'a Shell) -> Self {
-        lock(&shell.status).receiving += 1;
+    /// Counts a Receive of `shell`, whose `status` the caller holds locked.
+    fn start(shell: &'a Shell, status: &mut ShellStatus) -> Self {
+        status.receiving += 1;
         Receiving { shell }
     }
 }
