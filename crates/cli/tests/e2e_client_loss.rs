@@ -6,11 +6,10 @@
 
 mod e2e_support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::Command;
+use std::io::{BufReader, Read};
 use std::time::Duration;
 
-use e2e_support::{ALICE, Endpoints, Machine, Setup};
+use e2e_support::{ALICE, Endpoints, Machine, Setup, read_until, signal, ticks};
 use pssession_server::{DisconnectCause, ServiceConfig, ShellChange};
 use serde_json::json;
 
@@ -24,22 +23,15 @@ fn endpoints(output_buffer_bytes: usize) -> Endpoints {
     Endpoints::start(Setup { config, ..Setup::default() })
 }
 
-fn ticks(text: &str) -> Vec<u32> {
-    text.lines().filter_map(|l| l.strip_prefix("tick ")).map(|n| n.parse().expect("tick number")).collect()
-}
-
 /// Runs `invoke --session NAME SCRIPT`, kills it with SIGKILL once it printed `tick 3`, and waits for the
 /// endpoint to give the client up. Returns the ticks the killed process printed.
 fn invoke_then_kill(endpoints: &Endpoints, office: &Machine, name: &str, script: &str) -> Vec<u32> {
     let mut events = endpoints.servers[0].service().shell_events();
     let mut child = office.spawn(&["invoke", "--session", name, "--script-block", script]);
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut printed = String::new();
-    while !printed.lines().any(|l| l == "tick 3") {
-        assert!(stdout.read_line(&mut printed).expect("read") > 0, "invoke ended early: {printed}");
-    }
-    let killed = Command::new("kill").arg("-KILL").arg(child.id().to_string()).status().expect("kill");
-    assert!(killed.success());
+    let mut printed = read_until(&mut stdout, |l| l == "tick 3").join("\n");
+    printed.push('\n');
+    signal(&child, "KILL");
     child.wait().expect("wait");
     stdout.read_to_string(&mut printed).expect("the rest of stdout");
 

@@ -7,38 +7,10 @@
 
 mod e2e_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command};
+use std::io::BufReader;
 
-use e2e_support::{ALICE, Endpoints, Machine, Setup};
+use e2e_support::{ALICE, Endpoints, Machine, Setup, read_until, signal, ticks};
 use serde_json::json;
-
-/// Sends `signal` (`INT`, `TERM`) to the child, as a terminal or a service manager would.
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().expect("kill");
-    assert!(status.success(), "kill -{signal} failed");
-}
-
-/// Reads lines from `reader` until one satisfies `wanted`, returning every line read (panics at end of stream).
-fn read_until(reader: &mut impl BufRead, wanted: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let read = reader.read_line(&mut line).expect("read");
-        assert!(read > 0, "the stream ended before the expected line; read so far: {lines:?}");
-        let line = line.trim_end().to_owned();
-        let done = wanted(&line);
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
-
-/// The tick numbers in `text` (`tick N` lines).
-fn ticks(text: &str) -> Vec<u32> {
-    text.lines().filter_map(|l| l.strip_prefix("tick ")).map(|n| n.parse().expect("tick number")).collect()
-}
 
 fn interrupted_invoke_leaves_the_rest_to_receive(signal_name: &str, temporary: bool) {
     let endpoints = Endpoints::start(Setup::default());

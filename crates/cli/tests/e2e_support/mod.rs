@@ -702,3 +702,30 @@ pub fn output_texts(events: &[pssession_connect::PipelineOutput]) -> Vec<String>
         })
         .collect()
 }
+
+/// Sends `signal` (`INT`, `TERM`) to the child, as a terminal or a service manager would.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().expect("kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Reads lines from `reader` until one satisfies `wanted`, returning every line read (panics at end of stream).
+pub fn read_until(reader: &mut impl std::io::BufRead, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).expect("read");
+        assert!(read > 0, "the stream ended before the expected line; read so far: {lines:?}");
+        let line = line.trim_end().to_owned();
+        let done = wanted(&line);
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// The tick numbers in `text` (`tick N` lines).
+pub fn ticks(text: &str) -> Vec<u32> {
+    text.lines().filter_map(|l| l.strip_prefix("tick ")).map(|n| n.parse().expect("tick number")).collect()
+}
