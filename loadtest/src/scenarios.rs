@@ -46,7 +46,7 @@ impl Endpoint {
         let mut options = SessionOptions::default();
         if self.uri.starts_with("https:") {
             // The endpoint's certificate is self-signed for this run (pypsrp: cert_validation=False).
-            options.dangerous().skip_ca_check(true).skip_cn_check(true);
+            options.tls.dangerous().skip_ca_check(true).skip_cn_check(true);
         }
         Client::new(target, options, auth).map_err(|e| e.to_string())
     }

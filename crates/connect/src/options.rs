@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use pssession_wsman::transport::{ClientCertificate, EndpointUri, TlsOptions, TransportOptions};
+use pssession_wsman::transport::{EndpointUri, TlsOptions, TransportOptions};
 
 use crate::error::Error;
 
@@ -149,10 +149,6 @@ pub struct SessionOptions {
     pub maximum_connection_redirection_count: u32,
     /// Follow redirects (`-AllowRedirection`).
     pub allow_redirection: bool,
-    /// `-SkipCACheck` ([`DangerousSessionOptions::skip_ca_check`]).
-    skip_ca_check: bool,
-    /// `-SkipCNCheck` ([`DangerousSessionOptions::skip_cn_check`]).
-    skip_cn_check: bool,
     /// `-NoEncryption` ([`DangerousSessionOptions::no_encryption`]).
     no_encryption: bool,
     /// `wsmv:DataLocale` (`-Culture`). By default the user's locale, as PowerShell sends its current culture:
@@ -168,11 +164,11 @@ pub struct SessionOptions {
     pub proxy: Option<String>,
     /// `wsman:MaxEnvelopeSize` in bytes (512000, PowerShell's default for protocol 2.2+).
     pub max_envelope_size: usize,
-    /// Extra PEM certificates to trust for HTTPS (tests, private CAs).
-    pub trusted_certificates_pem: Vec<Vec<u8>>,
-    /// The TLS client certificate of `-CertificateThumbprint` (with
-    /// [`crate::authentication::AuthenticationMechanism::Certificate`]); its key never appears in Debug output.
-    pub client_certificate: Option<ClientCertificate>,
+    /// How HTTPS verifies the server and which client certificate it presents: extra trusted roots
+    /// (`TlsOptions::trust_pem`), the client certificate of `-CertificateThumbprint` (with
+    /// [`crate::authentication::AuthenticationMechanism::Certificate`]; its key never appears in Debug output),
+    /// and `-SkipCACheck`/`-SkipCNCheck` through `tls.dangerous()`.
+    pub tls: TlsOptions,
 }
 
 /// The dangerous half of [`SessionOptions`], from [`SessionOptions::dangerous`].
@@ -182,19 +178,6 @@ pub struct DangerousSessionOptions<'a> {
 }
 
 impl DangerousSessionOptions<'_> {
-    /// `-SkipCACheck`: accept a server certificate whose chain does not lead to a trusted root — whoever can
-    /// intercept the connection can then impersonate the server and receive the credentials' proof.
-    pub fn skip_ca_check(&mut self, skip: bool) -> &mut Self {
-        self.options.skip_ca_check = skip;
-        self
-    }
-
-    /// `-SkipCNCheck`: accept a certificate that does not name the host.
-    pub fn skip_cn_check(&mut self, skip: bool) -> &mut Self {
-        self.options.skip_cn_check = skip;
-        self
-    }
-
     /// `-NoEncryption`: send bodies unencrypted over HTTP (and allow Basic there), where anyone on the path reads
     /// them. Needed only for servers configured with `AllowUnencrypted`.
     pub fn no_encryption(&mut self, unencrypted: bool) -> &mut Self {
@@ -271,8 +254,6 @@ impl Default for SessionOptions {
             connection_observer: None,
             maximum_connection_redirection_count: 5,
             allow_redirection: false,
-            skip_ca_check: false,
-            skip_cn_check: false,
             no_encryption: false,
             culture: cultures.culture,
             ui_culture: cultures.ui_culture,
@@ -280,27 +261,16 @@ impl Default for SessionOptions {
             maximum_received_data_size_per_command: None,
             proxy: None,
             max_envelope_size: 512_000,
-            trusted_certificates_pem: Vec::new(),
-            client_certificate: None,
+            tls: TlsOptions::default(),
         }
     }
 }
 
 impl SessionOptions {
-    /// The settings that weaken security (`-SkipCACheck`, `-SkipCNCheck`, `-NoEncryption`), kept behind one call so
-    /// that they stand out where they are used (rustls' `dangerous()`).
+    /// The setting that weakens message security (`-NoEncryption`), kept behind one call so that it stands out where
+    /// it is used (rustls' `dangerous()`); the TLS ones are `tls.dangerous()`.
     pub fn dangerous(&mut self) -> DangerousSessionOptions<'_> {
         DangerousSessionOptions { options: self }
-    }
-
-    /// Whether a server certificate's chain is accepted without leading to a trusted root.
-    pub fn skips_ca_check(&self) -> bool {
-        self.skip_ca_check
-    }
-
-    /// Whether a server certificate is accepted without naming the host.
-    pub fn skips_cn_check(&self) -> bool {
-        self.skip_cn_check
     }
 
     /// Whether bodies go unencrypted over HTTP.
@@ -310,14 +280,8 @@ impl SessionOptions {
 
     /// The HTTP transport settings these options imply.
     pub fn transport_options(&self) -> Result<TransportOptions, Error> {
-        let mut tls = TlsOptions::default();
-        tls.dangerous().skip_ca_check(self.skip_ca_check).skip_cn_check(self.skip_cn_check);
-        for pem in &self.trusted_certificates_pem {
-            tls.trust_pem(pem).map_err(|e| Error::InvalidOption(format!("trusted certificate: {e}")))?;
-        }
-        tls.client_certificate = self.client_certificate.clone();
         let mut options = TransportOptions::default();
-        options.tls = tls;
+        options.tls = self.tls.clone();
         options.connect_timeout = self.open_timeout;
         options.request_timeout = self.operation_timeout + Duration::from_secs(30);
         options.allow_redirection = self.allow_redirection;

@@ -149,11 +149,8 @@ impl ConnectionArgs {
         options.connection_observer = Some(ConnectionObserver::new(print_connection_notice));
         options.open_timeout = Duration::from_secs(self.open_timeout_sec.max(1));
         options.allow_redirection = self.allow_redirection && !self.connection_uri.is_empty();
-        options
-            .dangerous()
-            .skip_ca_check(self.skip_ca_check)
-            .skip_cn_check(self.skip_cn_check)
-            .no_encryption(self.no_encryption);
+        options.tls.dangerous().skip_ca_check(self.skip_ca_check).skip_cn_check(self.skip_cn_check);
+        options.dangerous().no_encryption(self.no_encryption);
         options.proxy = self.proxy.clone();
         options.maximum_connection_redirection_count = self.maximum_redirection;
         if let Some(culture) = &self.culture {
@@ -166,9 +163,8 @@ impl ConnectionArgs {
         options.maximum_received_data_size_per_command =
             self.maximum_received_data_size_per_command_mb.map(|mb| mb.max(1).saturating_mul(1 << 20));
         for path in &self.trust_certificate {
-            options
-                .trusted_certificates_pem
-                .push(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            options.tls.trust_pem(&pem).map_err(|e| format!("--trust-certificate {}: {e}", path.display()))?;
         }
         if let Some(thumbprint) = &self.certificate_thumbprint {
             let directory = match &self.certificate_directory {
@@ -182,7 +178,7 @@ impl ConnectionArgs {
                 credential.private_key_pem().as_bytes(),
             )
             .map_err(|e| format!("--certificate-thumbprint {thumbprint}: {e}"))?;
-            options.client_certificate = Some(certificate);
+            options.tls.client_certificate = Some(certificate);
         }
         Ok(options)
     }
